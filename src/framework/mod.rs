@@ -1,0 +1,19 @@
+//! The resource framework: what a resource or data source implements, and the one place where
+//! Terraform's plan/apply contract is enforced.
+//!
+//! Resources see [`crate::codec::Value`]s and return [`crate::codec::Diagnostics`]; they never see
+//! protocol types. [`ProviderServer`] is the codec-level facade the gRPC service calls.
+
+mod context;
+mod data_source;
+mod plan;
+mod provider_server;
+mod resource;
+
+pub use context::Context;
+pub use data_source::DataSource;
+pub use plan::{PlanContext, PlannedChange, plan_change};
+pub use provider_server::{
+    ApplyResponse, ImportResponse, PlanResponse, ProviderServer, ReadResponse, Schemas,
+};
+pub use resource::{ApplyOutcome, ImportOutcome, ReadOutcome, Resource};
