@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // RPCs the provider does not serve answer `Unimplemented`.
+        .generate_default_stubs(true)
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -13,6 +13,7 @@
 pub mod aws;
 pub mod codec;
 pub mod data_sources;
+pub mod docs;
 pub mod framework;
 pub mod kubernetes;
 pub mod provider;

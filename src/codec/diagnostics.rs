@@ -40,7 +40,10 @@ impl Diagnostic {
 
     /// A warning not tied to an attribute.
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(summary, detail) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(summary, detail)
+        }
     }
 
     /// This diagnostic, pointing at `path`.

@@ -111,17 +111,27 @@ impl Attribute {
 
     /// A required attribute.
     pub fn required(name: &str, ty: Type, description: &str) -> Self {
-        Self { required: true, ..Self::new(name, ty, description) }
+        Self {
+            required: true,
+            ..Self::new(name, ty, description)
+        }
     }
 
     /// An optional attribute.
     pub fn optional(name: &str, ty: Type, description: &str) -> Self {
-        Self { optional: true, ..Self::new(name, ty, description) }
+        Self {
+            optional: true,
+            ..Self::new(name, ty, description)
+        }
     }
 
     /// An optional attribute the provider fills in when it is not set.
     pub fn optional_computed(name: &str, ty: Type, description: &str) -> Self {
-        Self { optional: true, computed: true, ..Self::new(name, ty, description) }
+        Self {
+            optional: true,
+            computed: true,
+            ..Self::new(name, ty, description)
+        }
     }
 
     /// An optional attribute with a default value (optional + computed, planned as `default`
@@ -132,12 +142,18 @@ impl Attribute {
         default: super::value::Value,
         description: &str,
     ) -> Self {
-        Self { default: Some(default), ..Self::optional_computed(name, ty, description) }
+        Self {
+            default: Some(default),
+            ..Self::optional_computed(name, ty, description)
+        }
     }
 
     /// A read-only attribute set by the provider.
     pub fn computed(name: &str, ty: Type, description: &str) -> Self {
-        Self { computed: true, ..Self::new(name, ty, description) }
+        Self {
+            computed: true,
+            ..Self::new(name, ty, description)
+        }
     }
 
     /// Marks the attribute sensitive.
@@ -166,7 +182,12 @@ impl Attribute {
 
     /// Turns this attribute into a nested-attributes attribute.
     pub fn with_nested(mut self, nesting: Nesting, attributes: Vec<Attribute>) -> Self {
-        let object = Type::Object(attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect());
+        let object = Type::Object(
+            attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.ty.clone()))
+                .collect(),
+        );
         self.ty = match nesting {
             Nesting::Single | Nesting::Group => object,
             Nesting::List => Type::list(object),
@@ -213,7 +234,10 @@ impl NestedBlock {
 impl Block {
     /// A block with a description.
     pub fn new(description: &str) -> Self {
-        Self { description: description.to_string(), ..Self::default() }
+        Self {
+            description: description.to_string(),
+            ..Self::default()
+        }
     }
 
     /// Adds an attribute.
@@ -230,8 +254,11 @@ impl Block {
 
     /// The object type of this block's value.
     pub fn value_type(&self) -> Type {
-        let mut attrs: BTreeMap<String, Type> =
-            self.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect();
+        let mut attrs: BTreeMap<String, Type> = self
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.ty.clone()))
+            .collect();
         for b in &self.blocks {
             attrs.insert(b.name.clone(), b.value_type());
         }

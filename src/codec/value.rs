@@ -40,24 +40,101 @@ impl Number {
         }
     }
 
-    /// A canonical decimal string, used to compare numbers given in different forms.
+    /// A canonical decimal string, used to compare numbers given in different forms. Exact: two
+    /// numbers have the same canonical string only when they are the same number (whole numbers
+    /// render as integers, others as plain decimals, very large or small ones in `e` notation).
     pub fn canonical(&self) -> String {
         match self {
             Number::Int(i) => i.to_string(),
             Number::UInt(u) => u.to_string(),
-            Number::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => (*f as i64).to_string(),
-            Number::Float(f) => format!("{f}"),
-            Number::Decimal(s) => match s.parse::<i64>() {
-                Ok(i) => i.to_string(),
-                Err(_) => match s.parse::<f64>() {
-                    Ok(f) if f.is_finite() && format!("{f}").parse::<f64>() == Ok(f) => {
-                        Number::Float(f).canonical()
-                    }
-                    _ => s.clone(),
-                },
-            },
+            Number::Float(f) if !f.is_finite() => format!("{f}"),
+            Number::Float(f) if f.fract() == 0.0 => whole_float(*f),
+            // A fraction compares by the shortest text that reads back as exactly this float
+            // (`{:e}`), so that 0.1 given as a float equals 0.1 given as a decimal.
+            Number::Float(f) => {
+                canonical_decimal(&format!("{f:e}")).unwrap_or_else(|| format!("{f}"))
+            }
+            Number::Decimal(s) => canonical_decimal(s).unwrap_or_else(|| s.clone()),
         }
     }
+}
+
+/// The exact integer value of a whole, finite float, in decimal.
+fn whole_float(f: f64) -> String {
+    if f.abs() < 1e38 {
+        // i128 holds every whole float below 2^127 exactly.
+        return (f as i128).to_string();
+    }
+    // mantissa x 2^exponent, doubled digit by digit (little-endian decimal digits).
+    let bits = f.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1075;
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let mut digits: Vec<u8> = mantissa
+        .to_string()
+        .bytes()
+        .rev()
+        .map(|b| b - b'0')
+        .collect();
+    for _ in 0..exponent {
+        let mut carry = 0;
+        for digit in &mut digits {
+            let doubled = *digit * 2 + carry;
+            *digit = doubled % 10;
+            carry = doubled / 10;
+        }
+        if carry > 0 {
+            digits.push(carry);
+        }
+    }
+    let sign = if f < 0.0 { "-" } else { "" };
+    let text: String = digits.iter().rev().map(|d| char::from(b'0' + d)).collect();
+    canonical_decimal(&format!("{sign}{text}")).unwrap_or(text)
+}
+
+/// The canonical rendering of a decimal `-?digits(.digits)?([eE][+-]?digits)?`, or `None` when
+/// `text` is not one.
+fn canonical_decimal(text: &str) -> Option<String> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty() || !all_digits(int_part) || !all_digits(frac_part) {
+        return None;
+    }
+    if mantissa.contains('.') && frac_part.is_empty() {
+        return None;
+    }
+    // value = 0.DIGITS x 10^point
+    let digits = format!("{int_part}{frac_part}");
+    let leading = digits.bytes().take_while(|&b| b == b'0').count();
+    let digits = digits[leading..].trim_end_matches('0');
+    if digits.is_empty() {
+        return Some("0".to_string());
+    }
+    let point = i64::try_from(int_part.len())
+        .ok()?
+        .checked_add(exponent)?
+        .checked_sub(i64::try_from(leading).ok()?)?;
+    let len = digits.len() as i64;
+    let body = if !(-20..=40).contains(&point) {
+        let (first, rest) = digits.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        format!("{first}{dot}{rest}e{}", point - 1)
+    } else if point <= 0 {
+        format!("0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point >= len {
+        format!("{digits}{}", "0".repeat((point - len) as usize))
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    };
+    Some(if negative { format!("-{body}") } else { body })
 }
 
 impl PartialEq for Number {
@@ -175,7 +252,9 @@ impl Value {
     pub fn is_wholly_known(&self) -> bool {
         match self {
             Value::Unknown => false,
-            Value::List(v) | Value::Set(v) | Value::Tuple(v) => v.iter().all(Value::is_wholly_known),
+            Value::List(v) | Value::Set(v) | Value::Tuple(v) => {
+                v.iter().all(Value::is_wholly_known)
+            }
             Value::Map(m) | Value::Object(m) => m.values().all(Value::is_wholly_known),
             Value::Dynamic(_, v) => v.is_wholly_known(),
             _ => true,
@@ -266,7 +345,11 @@ impl Value {
     /// The string elements of a known list or set of strings (nulls and unknowns skipped).
     pub fn string_elements(&self) -> Vec<String> {
         self.as_elements()
-            .map(|els| els.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|els| {
+                els.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -294,7 +377,8 @@ impl Value {
             }
             (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => {
                 a.len() == b.len()
-                    && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| x.semantically_equal(y)))
+                    && a.iter()
+                        .all(|(k, x)| b.get(k).is_some_and(|y| x.semantically_equal(y)))
             }
             (Value::Dynamic(ta, a), Value::Dynamic(tb, b)) => ta == tb && a.semantically_equal(b),
             _ => self == other,

@@ -47,13 +47,22 @@ impl PlannedChange {
 
     /// Whether `name` is planned to differ from the prior state (always true on create).
     pub fn changes(&self, name: &str) -> bool {
-        self.prior.is_null() || !self.prior.get(name).semantically_equal(self.planned.get(name))
+        self.prior.is_null()
+            || !self
+                .prior
+                .get(name)
+                .semantically_equal(self.planned.get(name))
     }
 }
 
 /// Builds the framework's plan from what Terraform proposed. The resource's `modify_plan` runs
 /// on the result, then [`check_plan`] verifies the contract still holds.
-pub fn plan_change(schema: &Schema, prior: &Value, proposed: &Value, config: &Value) -> PlannedChange {
+pub fn plan_change(
+    schema: &Schema,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+) -> PlannedChange {
     let mut change = PlannedChange {
         prior: prior.clone(),
         config: config.clone(),
@@ -79,7 +88,11 @@ pub fn plan_change(schema: &Schema, prior: &Value, proposed: &Value, config: &Va
         change.planned = prior.clone();
         return change;
     }
-    for attr in block.attributes.iter().filter(|a| a.computed && !a.use_state_for_unknown) {
+    for attr in block
+        .attributes
+        .iter()
+        .filter(|a| a.computed && !a.use_state_for_unknown)
+    {
         if config.get(&attr.name).is_null() && attr.default.is_none() {
             change.planned.set_attr(&attr.name, Value::Unknown);
         }
@@ -141,7 +154,10 @@ pub(crate) fn check_apply(schema: &Schema, planned: &Value, new_state: &Value) -
             diags.error_at(
                 AttributePath::new(&attr.name),
                 "Provider returned an unknown value after apply",
-                format!("{:?} is still unknown after apply. This is a bug in the provider.", attr.name),
+                format!(
+                    "{:?} is still unknown after apply. This is a bug in the provider.",
+                    attr.name
+                ),
             );
         } else if planned_value.is_wholly_known() && !planned_value.semantically_equal(actual) {
             diags.error_at(
@@ -176,8 +192,10 @@ fn configured_values_unchanged(block: &Block, prior: &Value, planned: &Value) ->
         .iter()
         .filter(|a| a.optional || a.required)
         .all(|a| prior.get(&a.name).semantically_equal(planned.get(&a.name)));
-    let blocks_same =
-        block.blocks.iter().all(|b| prior.get(&b.name).semantically_equal(planned.get(&b.name)));
+    let blocks_same = block
+        .blocks
+        .iter()
+        .all(|b| prior.get(&b.name).semantically_equal(planned.get(&b.name)));
     attrs_same && blocks_same
 }
 
@@ -187,9 +205,21 @@ fn replace_paths(block: &Block, prior: &Value, planned: &Value) -> Vec<Attribute
         !before.is_null() && after.is_wholly_known() && !before.semantically_equal(after)
             || before.is_null() && !after.is_null() && after.is_wholly_known()
     };
-    let attrs = block.attributes.iter().filter(|a| a.requires_replace).map(|a| a.name.as_str());
-    let blocks = block.blocks.iter().filter(|b| b.requires_replace).map(|b| b.name.as_str());
-    attrs.chain(blocks).filter(|name| differs(name)).map(AttributePath::new).collect()
+    let attrs = block
+        .attributes
+        .iter()
+        .filter(|a| a.requires_replace)
+        .map(|a| a.name.as_str());
+    let blocks = block
+        .blocks
+        .iter()
+        .filter(|b| b.requires_replace)
+        .map(|b| b.name.as_str());
+    attrs
+        .chain(blocks)
+        .filter(|name| differs(name))
+        .map(AttributePath::new)
+        .collect()
 }
 
 #[cfg(test)]
@@ -203,7 +233,12 @@ mod tests {
             Block::new("test")
                 .attr(Attribute::required("name", Type::String, "").requires_replace())
                 .attr(Attribute::optional("description", Type::String, ""))
-                .attr(Attribute::with_default("audience", Type::String, "sts".into(), ""))
+                .attr(Attribute::with_default(
+                    "audience",
+                    Type::String,
+                    "sts".into(),
+                    "",
+                ))
                 .attr(Attribute::computed("id", Type::String, "").use_state_for_unknown())
                 .attr(Attribute::computed("etag", Type::String, "")),
         )

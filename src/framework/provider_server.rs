@@ -76,7 +76,10 @@ impl ProviderServer {
     pub fn new(resources: Vec<Arc<dyn Resource>>, data_sources: Vec<Arc<dyn DataSource>>) -> Self {
         let schemas = Schemas {
             provider: crate::provider::schema(),
-            resources: resources.iter().map(|r| (r.type_name().to_string(), r.schema())).collect(),
+            resources: resources
+                .iter()
+                .map(|r| (r.type_name().to_string(), r.schema()))
+                .collect(),
             data_sources: data_sources
                 .iter()
                 .map(|d| (d.type_name().to_string(), d.schema()))
@@ -84,7 +87,10 @@ impl ProviderServer {
         };
         Self {
             resources: resources.into_iter().map(|r| (r.type_name(), r)).collect(),
-            data_sources: data_sources.into_iter().map(|d| (d.type_name(), d)).collect(),
+            data_sources: data_sources
+                .into_iter()
+                .map(|d| (d.type_name(), d))
+                .collect(),
             schemas: Arc::new(schemas),
             configured: RwLock::new(None),
             stop: Mutex::new(CancellationToken::new()),
@@ -175,7 +181,12 @@ impl ProviderServer {
     ) -> PlanResponse {
         let (resource, ctx) = match self.resource_and_context(type_name) {
             Ok(found) => found,
-            Err(diag) => return PlanResponse { diagnostics: diag.into(), ..Default::default() },
+            Err(diag) => {
+                return PlanResponse {
+                    diagnostics: diag.into(),
+                    ..Default::default()
+                };
+            }
         };
         let schema = &self.schemas.resources[type_name];
         let mut change = plan_change(schema, prior, proposed, config);
@@ -185,9 +196,14 @@ impl ProviderServer {
             resource.validate(config)
         };
         if diagnostics.has_errors() {
-            return PlanResponse { diagnostics, ..Default::default() };
+            return PlanResponse {
+                diagnostics,
+                ..Default::default()
+            };
         }
-        let modified = self.cancellable(&ctx, "plan", resource.modify_plan(&ctx, &mut change)).await;
+        let modified = self
+            .cancellable(&ctx, "plan", resource.modify_plan(&ctx, &mut change))
+            .await;
         diagnostics.extend(modified);
         finish_plan(schema, &mut change);
         diagnostics.extend(check_plan(schema, &change));
@@ -214,17 +230,26 @@ impl ProviderServer {
                 };
             }
         };
-        let ApplyOutcome { new_state, mut diagnostics } = match (prior.is_null(), planned.is_null())
-        {
+        let ApplyOutcome {
+            new_state,
+            mut diagnostics,
+        } = match (prior.is_null(), planned.is_null()) {
             (true, false) => resource.create(&ctx, planned).await,
             (false, false) => resource.update(&ctx, prior, planned).await,
             (false, true) => resource.delete(&ctx, prior).await,
             (true, true) => ApplyOutcome::default(),
         };
         if !diagnostics.has_errors() {
-            diagnostics.extend(check_apply(&self.schemas.resources[type_name], planned, &new_state));
+            diagnostics.extend(check_apply(
+                &self.schemas.resources[type_name],
+                planned,
+                &new_state,
+            ));
         }
-        ApplyResponse { new_state, diagnostics }
+        ApplyResponse {
+            new_state,
+            diagnostics,
+        }
     }
 
     /// `ReadResource`.
@@ -232,13 +257,22 @@ impl ProviderServer {
         let (resource, ctx) = match self.resource_and_context(type_name) {
             Ok(found) => found,
             Err(diag) => {
-                return ReadResponse { state: current.clone(), diagnostics: diag.into() };
+                return ReadResponse {
+                    state: current.clone(),
+                    diagnostics: diag.into(),
+                };
             }
         };
         let read = resource.read(&ctx, current);
         match self.cancellable_value(&ctx, "read", read).await {
-            Ok(outcome) => ReadResponse { state: outcome.state, diagnostics: outcome.diagnostics },
-            Err(diag) => ReadResponse { state: current.clone(), diagnostics: diag.into() },
+            Ok(outcome) => ReadResponse {
+                state: outcome.state,
+                diagnostics: outcome.diagnostics,
+            },
+            Err(diag) => ReadResponse {
+                state: current.clone(),
+                diagnostics: diag.into(),
+            },
         }
     }
 
@@ -246,11 +280,25 @@ impl ProviderServer {
     pub async fn import_resource_state(&self, type_name: &str, id: &str) -> ImportResponse {
         let (resource, ctx) = match self.resource_and_context(type_name) {
             Ok(found) => found,
-            Err(diag) => return ImportResponse { diagnostics: diag.into(), ..Default::default() },
+            Err(diag) => {
+                return ImportResponse {
+                    diagnostics: diag.into(),
+                    ..Default::default()
+                };
+            }
         };
-        match self.cancellable_value(&ctx, "import", resource.import(&ctx, id)).await {
-            Ok(outcome) => ImportResponse { state: outcome.state, diagnostics: outcome.diagnostics },
-            Err(diag) => ImportResponse { diagnostics: diag.into(), ..Default::default() },
+        match self
+            .cancellable_value(&ctx, "import", resource.import(&ctx, id))
+            .await
+        {
+            Ok(outcome) => ImportResponse {
+                state: outcome.state,
+                diagnostics: outcome.diagnostics,
+            },
+            Err(diag) => ImportResponse {
+                diagnostics: diag.into(),
+                ..Default::default()
+            },
         }
     }
 
@@ -258,34 +306,61 @@ impl ProviderServer {
     pub async fn read_data_source(&self, type_name: &str, config: &Value) -> ReadResponse {
         let data_source = match self.data_source(type_name) {
             Ok(found) => found,
-            Err(diag) => return ReadResponse { diagnostics: diag.into(), ..Default::default() },
+            Err(diag) => {
+                return ReadResponse {
+                    diagnostics: diag.into(),
+                    ..Default::default()
+                };
+            }
         };
         let mut diagnostics = data_source.validate(config);
         if diagnostics.has_errors() {
-            return ReadResponse { diagnostics, ..Default::default() };
+            return ReadResponse {
+                diagnostics,
+                ..Default::default()
+            };
         }
         let ctx = match self.context() {
             Ok(ctx) => ctx,
-            Err(diag) => return ReadResponse { diagnostics: diag.into(), ..Default::default() },
+            Err(diag) => {
+                return ReadResponse {
+                    diagnostics: diag.into(),
+                    ..Default::default()
+                };
+            }
         };
-        match self.cancellable_value(&ctx, "read", data_source.read(&ctx, config)).await {
+        match self
+            .cancellable_value(&ctx, "read", data_source.read(&ctx, config))
+            .await
+        {
             Ok(outcome) => {
                 diagnostics.extend(outcome.diagnostics);
-                ReadResponse { state: outcome.state, diagnostics }
+                ReadResponse {
+                    state: outcome.state,
+                    diagnostics,
+                }
             }
-            Err(diag) => ReadResponse { diagnostics: diag.into(), ..Default::default() },
+            Err(diag) => ReadResponse {
+                diagnostics: diag.into(),
+                ..Default::default()
+            },
         }
     }
 
     /// The context for one RPC: the configured provider and the current stop signal.
     pub fn context(&self) -> Result<Context, Diagnostic> {
-        let provider = self.configured.read().expect("provider lock").clone().ok_or_else(|| {
-            Diagnostic::error(
-                "Provider not configured",
-                "Terraform called the provider before ConfigureProvider. This is a bug in \
+        let provider = self
+            .configured
+            .read()
+            .expect("provider lock")
+            .clone()
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "Provider not configured",
+                    "Terraform called the provider before ConfigureProvider. This is a bug in \
                  Terraform or in the provider.",
-            )
-        })?;
+                )
+            })?;
         let cancel = self.stop.lock().expect("stop lock").child_token();
         Ok(Context::new(provider, cancel))
     }
@@ -321,7 +396,9 @@ impl ProviderServer {
         operation: &str,
         work: impl Future<Output = Diagnostics>,
     ) -> Diagnostics {
-        self.cancellable_value(ctx, operation, work).await.unwrap_or_else(Diagnostics::from)
+        self.cancellable_value(ctx, operation, work)
+            .await
+            .unwrap_or_else(Diagnostics::from)
     }
 
     /// Runs read-only work, abandoning it when `StopProvider` arrives. (Create, update and

@@ -1,0 +1,1 @@
+//! AWS client layer (IAM, STS, S3): partitions, ARNs, error mapping, bounded retries.

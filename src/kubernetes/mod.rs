@@ -1,0 +1,1 @@
+//! Kubernetes client layer: get_opt, apply, error mapping.

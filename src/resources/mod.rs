@@ -1,0 +1,10 @@
+//! Managed resource types.
+
+use std::sync::Arc;
+
+use crate::framework::Resource;
+
+/// Every managed resource type this provider serves.
+pub fn all() -> Vec<Arc<dyn Resource>> {
+    vec![]
+}
