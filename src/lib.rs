@@ -12,12 +12,15 @@
 
 pub mod aws;
 pub mod codec;
+pub mod concurrency;
 pub mod data_sources;
 pub mod docs;
 pub mod framework;
 pub mod kubernetes;
+pub mod ownership;
 pub mod provider;
 pub mod resources;
+pub mod retry;
 pub mod server;
 
 /// Code generated from `proto/` by `build.rs`.
