@@ -83,7 +83,7 @@ pub fn sync(
     let mut errors = Vec::new();
     for page in pages(schemas) {
         let path = docs_dir.join(&page.relative_path);
-        match sync_page(&path, &page.schema, check_only) {
+        match sync_page(&page, &path, check_only) {
             Ok(true) => changed.push(path),
             Ok(false) => {}
             Err(e) => errors.push(e),
@@ -96,12 +96,22 @@ pub fn sync(
     }
 }
 
-fn sync_page(path: &Path, schema: &Schema, check_only: bool) -> Result<bool, DocsError> {
+fn sync_page(page: &Page, path: &Path, check_only: bool) -> Result<bool, DocsError> {
     let io = |source| DocsError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let schema = &page.schema;
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !check_only => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            skeleton(page)
+        }
+        Err(e) => return Err(io(e)),
+    };
     let updated = replace_section(&text, &render_schema(schema))
         .ok_or_else(|| DocsError::MissingMarkers(path.to_path_buf()))?;
     if updated == text {
@@ -112,6 +122,27 @@ fn sync_page(path: &Path, schema: &Schema, check_only: bool) -> Result<bool, Doc
     }
     std::fs::write(path, updated).map_err(io)?;
     Ok(true)
+}
+
+/// A new page for a schema that has none yet: front matter, a title, the description, and the
+/// markers for the generated section. The prose is then written by hand around it.
+fn skeleton(page: &Page) -> String {
+    let stem = page
+        .relative_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let kind = match page.relative_path.parent().and_then(|p| p.to_str()) {
+        Some("resources") => "Resource",
+        Some("data-sources") => "Data Source",
+        _ => "Provider",
+    };
+    let description = page.schema.block.description.trim();
+    format!(
+        "---\npage_title: \"gitlabrunner_{stem} {kind} - gitlabrunner\"\ndescription: |-\n  {}\n---\n\n\
+         # gitlabrunner_{stem} ({kind})\n\n{description}\n\n{BEGIN_MARKER}\n{END_MARKER}\n",
+        description.lines().next().unwrap_or_default()
+    )
 }
 
 /// `text` with everything between the markers replaced by `generated`; `None` without markers.
