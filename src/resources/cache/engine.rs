@@ -60,25 +60,28 @@ pub struct Failure {
     pub changed: bool,
 }
 
+/// What an operation returns when it stops (boxed: it is large, and rare).
+pub type Failed = Box<Failure>;
+
 impl Failure {
     /// A check that failed before any change.
-    fn check(attribute: &'static str, message: String, remaining: Observed) -> Failure {
-        Failure {
+    fn check(attribute: &'static str, message: String, remaining: Observed) -> Failed {
+        Box::new(Failure {
             attribute: Some(attribute),
-            ..Failure::unchanged(message, remaining)
-        }
+            ..*Failure::unchanged(message, remaining)
+        })
     }
 
     /// A failure before any change.
-    fn unchanged(message: String, remaining: Observed) -> Failure {
-        Failure {
+    fn unchanged(message: String, remaining: Observed) -> Failed {
+        Box::new(Failure {
             message,
             attribute: None,
             undone: Vec::new(),
             not_undone: Vec::new(),
             remaining,
             changed: false,
-        }
+        })
     }
 }
 
@@ -290,7 +293,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Undoes the journal in reverse and builds the failure report.
-    async fn roll_back(&self, journal: Journal<'_>, message: String) -> Failure {
+    async fn roll_back(&self, journal: Journal<'_>, message: String) -> Failed {
         let Journal {
             spec,
             entries,
@@ -300,7 +303,8 @@ impl<'a> Engine<'a> {
         let mut not_undone = Vec::new();
         for entry in entries.iter().rev() {
             let Some(undo) = &entry.undo else {
-                if matches!(entry.done, Step::DeleteBucket | Step::EmptyBucket) {
+                // Emptying the bucket is what force_destroy asked for; a deleted bucket is not.
+                if entry.done == Step::DeleteBucket {
                     not_undone.push(format!(
                         "{} (cannot be undone)",
                         self.describe(spec, &entry.done)
@@ -318,14 +322,14 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        Failure {
+        Box::new(Failure {
             message,
             attribute: None,
             undone,
             not_undone,
             remaining: current,
             changed: !entries.is_empty(),
-        }
+        })
     }
 
     /// Reads the policy and the bucket (with every setting when `with_settings`) concurrently.
@@ -392,7 +396,7 @@ impl<'a> Engine<'a> {
         spec: &CacheSpec,
         role_arn: Option<String>,
         view: &Observed,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Failed> {
         let Some(arn) = role_arn else {
             return Err(Failure::check(
                 attr::ROLE_NAME,
@@ -423,7 +427,7 @@ impl<'a> Engine<'a> {
 
     /// Checks an existing bucket the resource does not create: it must exist, in the region the
     /// runner will be told.
-    fn check_existing_bucket(spec: &CacheSpec, view: &Observed) -> Result<(), Failure> {
+    fn check_existing_bucket(spec: &CacheSpec, view: &Observed) -> Result<(), Failed> {
         match &view.bucket {
             None => Err(Failure::check(
                 attr::BUCKET_NAME,
@@ -477,7 +481,7 @@ impl<'a> Engine<'a> {
 
     /// Creates the policy (and the bucket when `create_bucket`); adopts objects an interrupted
     /// create of this same resource left behind.
-    pub async fn create(&self, spec: &CacheSpec) -> Result<Observed, Failure> {
+    pub async fn create(&self, spec: &CacheSpec) -> Result<Observed, Failed> {
         let api = self.api;
         let bucket = spec.bucket_name.as_str();
         let wanted_policy = Self::expected_policy(spec);
@@ -541,9 +545,11 @@ impl<'a> Engine<'a> {
         } else if view.bucket.is_some() {
             // Phase 1b (only for a bucket that already exists): is it ours, and how is it set?
             let adopted = self.adopt_bucket(spec, &view).await;
-            view.bucket = Some(adopted.map_err(|f| Failure {
-                remaining: no_bucket_of_ours(&view),
-                ..f
+            view.bucket = Some(adopted.map_err(|f| {
+                Box::new(Failure {
+                    remaining: no_bucket_of_ours(&view),
+                    ..*f
+                })
             })?);
         }
 
@@ -575,7 +581,7 @@ impl<'a> Engine<'a> {
         &self,
         spec: &CacheSpec,
         view: &Observed,
-    ) -> Result<ObservedBucket, Failure> {
+    ) -> Result<ObservedBucket, Failed> {
         let bucket = view.bucket.clone().expect("called for an existing bucket");
         let fail = |attribute, message| Failure::check(attribute, message, Observed::default());
         if bucket.region != spec.bucket_region {
@@ -618,7 +624,7 @@ impl<'a> Engine<'a> {
 
     /// Brings the remote objects from what exists to `spec`: repairs drift, applies changed
     /// inputs, recreates a deleted bucket this resource owns. `prior` is the state's spec.
-    pub async fn update(&self, prior: &CacheSpec, spec: &CacheSpec) -> Result<Observed, Failure> {
+    pub async fn update(&self, prior: &CacheSpec, spec: &CacheSpec) -> Result<Observed, Failed> {
         // Phase 1: the role, and everything the change touches as it is now.
         let (role, found) = self
             .fanout
@@ -679,7 +685,7 @@ impl<'a> Engine<'a> {
 
     /// Deletes the policy, and the bucket when this resource created it (emptying it first
     /// with `force_destroy`).
-    pub async fn delete(&self, spec: &CacheSpec) -> Result<(), Failure> {
+    pub async fn delete(&self, spec: &CacheSpec) -> Result<(), Failed> {
         let api = self.api;
         let bucket = spec.bucket_name.as_str();
         // Phase 1: the policy as it is (to restore it if the bucket cannot go) and, for a
@@ -731,10 +737,11 @@ impl<'a> Engine<'a> {
         let delete_bucket = spec.create_bucket && view.bucket.is_some();
         let mut journal = Journal::new(spec, view);
         // Phase 2: objects, when force_destroy allows it (irreversible).
-        if delete_bucket && spec.force_destroy {
-            if let Err(message) = self.phase(&mut journal, vec![Step::EmptyBucket]).await {
-                return Err(self.roll_back(journal, message).await);
-            }
+        if delete_bucket
+            && spec.force_destroy
+            && let Err(message) = self.phase(&mut journal, vec![Step::EmptyBucket]).await
+        {
+            return Err(self.roll_back(journal, message).await);
         }
         // Phase 3: policy and bucket together.
         let mut steps = vec![Step::DeletePolicy];

@@ -25,8 +25,8 @@ struct World {
     roles: BTreeMap<String, String>,
     policies: BTreeMap<(String, String), String>,
     buckets: BTreeMap<String, FakeBucket>,
-    /// Operation -> how many more calls fail (`usize::MAX`: all).
-    faults: BTreeMap<&'static str, usize>,
+    /// Operation -> how many more calls fail (`usize::MAX`: all), and how.
+    faults: BTreeMap<&'static str, (usize, AwsErrorKind, &'static str, u16)>,
     calls: Vec<&'static str>,
 }
 
@@ -56,16 +56,25 @@ impl FakeAws {
 
     /// Every later call of `operation` fails with HTTP 500.
     pub fn fail(&self, operation: &'static str) {
+        self.world.lock().unwrap().faults.insert(
+            operation,
+            (usize::MAX, AwsErrorKind::Unavailable, "InternalError", 500),
+        );
+    }
+
+    /// The next call of `operation` fails with `code`.
+    pub fn fail_once_with(
+        &self,
+        operation: &'static str,
+        kind: AwsErrorKind,
+        code: &'static str,
+        status: u16,
+    ) {
         self.world
             .lock()
             .unwrap()
             .faults
-            .insert(operation, usize::MAX);
-    }
-
-    /// The next call of `operation` fails with HTTP 500.
-    pub fn fail_once(&self, operation: &'static str) {
-        self.world.lock().unwrap().faults.insert(operation, 1);
+            .insert(operation, (1, kind, code, status));
     }
 
     /// Calls made so far, in order.
@@ -126,18 +135,13 @@ impl FakeAws {
     fn enter(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, World>, AwsError> {
         let mut world = self.world.lock().unwrap();
         world.calls.push(operation);
-        if let Some(left) = world.faults.get_mut(operation)
+        if let Some((left, kind, code, status)) = world.faults.get_mut(operation)
             && *left > 0
         {
             if *left != usize::MAX {
                 *left -= 1;
             }
-            return Err(error(
-                operation,
-                AwsErrorKind::Unavailable,
-                "InternalError",
-                500,
-            ));
+            return Err(error(operation, *kind, code, *status));
         }
         Ok(world)
     }

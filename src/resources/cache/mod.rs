@@ -284,7 +284,11 @@ fn amend_plan(change: &mut PlannedChange, provider_region: Option<&str>) -> Diag
     {
         change.set(attr::BUCKET_REGION, region.into());
     }
-    let inputs = Inputs::from_value(&change.planned);
+    let mut inputs = Inputs::from_value(&change.planned);
+    if change.config.get(attr::POLICY_NAME).is_null() && inputs.policy_name.is_none() {
+        // Not configured: the default, derived from the bucket name.
+        inputs.policy_name = Some(None);
+    }
     let diags = validate::validate_against_provider(&inputs, provider_region);
     if diags.has_errors() {
         return diags;

@@ -23,7 +23,7 @@ pub fn check_policy_name(name: &str) -> Result<(), String> {
 
 fn check_iam_name(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() {
-        return Err("it is empty".to_string());
+        return Err(format!("it is empty; IAM names have 1 to {max} characters"));
     }
     if name.len() > max {
         return Err(format!(

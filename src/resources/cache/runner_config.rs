@@ -147,8 +147,10 @@ impl RunnerCache {
         emitter
             .dump(&yaml_rust2::Yaml::Hash(root))
             .expect("writing YAML to a string cannot fail");
+        // The emitter indents the blank lines inside the literal block too; drop that.
         let body = out.strip_prefix("---\n").unwrap_or(&out);
-        format!("{body}\n")
+        let lines: Vec<&str> = body.lines().map(str::trim_end).collect();
+        format!("{}\n", lines.join("\n"))
     }
 }
 
@@ -306,5 +308,6 @@ mod tests {
         let from_toml = parse_in_runner_entry(&cache(Some(KEY)).config_toml());
         assert_eq!(from_helm, &from_toml);
         assert!(values.starts_with("runners:\n  config: |"), "{values}");
+        assert!(values.lines().all(|l| l == l.trim_end()), "{values}");
     }
 }

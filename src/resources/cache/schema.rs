@@ -74,8 +74,7 @@ pub fn schema() -> Schema {
                     Type::String,
                     "Name (not ARN) of the runner manager's IAM role, usually \
                      `gitlabrunner_irsa_binding.manager.role_name`. The cache policy is attached \
-                     to it as an inline policy. Changing it moves the policy to the new role \
-                     (replacement).",
+                     to it as an inline policy.",
                 )
                 .requires_replace(),
             )
@@ -85,8 +84,7 @@ pub fn schema() -> Schema {
                     Type::String,
                     "Name of the S3 bucket that holds the cache. Checked against the S3 naming \
                      rules at plan time (3 to 63 lower-case letters, digits, dots and hyphens, \
-                     no IP-address form, no reserved prefix or suffix). Changing it replaces the \
-                     resource.",
+                     no IP-address form, no reserved prefix or suffix).",
                 )
                 .requires_replace(),
             )
@@ -109,7 +107,7 @@ pub fn schema() -> Schema {
                 Type::String,
                 Value::from(DEFAULT_PATH),
                 "Key prefix of the cache objects (`Path` in `[runners.cache]`); the permissions \
-                 and the expiration rule cover `PATH/*` only. Defaults to `runner`. No leading \
+                 and the expiration rule cover `PATH/*` only. No leading \
                  or trailing slash, no empty, `.` or `..` segments, and none of `*`, `?`, `$` \
                  (they are wildcards or variables in IAM policies).",
             ))
@@ -179,7 +177,7 @@ pub fn schema() -> Schema {
                     Type::String,
                     "Name of the inline policy on the role. Defaults to \
                      `gitlabrunner-cache-BUCKET_NAME`; set it when one role has two caches in \
-                     the same bucket. Changing it replaces the resource.",
+                     the same bucket.",
                 )
                 .requires_replace()
                 .use_state_for_unknown(),

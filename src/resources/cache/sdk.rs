@@ -324,7 +324,7 @@ impl CacheApi for SdkCacheApi {
     async fn put_setting(&self, bucket: &str, setting: &Setting) -> Result<(), AwsError> {
         let operation = setting.put_operation();
         let s3 = &self.s3;
-        let done = match setting {
+        match setting {
             Setting::PublicAccessBlock(Some(block)) => s3
                 .put_public_access_block()
                 .bucket(bucket)
@@ -403,7 +403,6 @@ impl CacheApi for SdkCacheApi {
                     .map(|_| ())
                     .map_err(aws_error(operation))
             }
-        };
-        done
+        }
     }
 }

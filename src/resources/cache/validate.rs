@@ -12,6 +12,9 @@ use super::naming::{
 };
 use super::schema::attr;
 
+/// A naming rule: `Err` holds why a value breaks it.
+type NameCheck = fn(&str) -> Result<(), String>;
+
 /// Checks that need only the configuration.
 pub fn validate_config(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
@@ -20,7 +23,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
     };
     let string = |name: &str| config.get(name).as_str();
 
-    let named_checks: [(&str, &str, fn(&str) -> Result<(), String>); 5] = [
+    let named_checks: [(&str, &str, NameCheck); 5] = [
         (attr::ROLE_NAME, "Invalid IAM role name", check_role_name),
         (
             attr::BUCKET_NAME,
