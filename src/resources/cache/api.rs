@@ -36,8 +36,6 @@ pub mod op {
     pub const GET_BUCKET_LIFECYCLE: &str = "s3:GetBucketLifecycleConfiguration";
     pub const PUT_BUCKET_LIFECYCLE: &str = "s3:PutBucketLifecycleConfiguration";
     pub const DELETE_BUCKET_LIFECYCLE: &str = "s3:DeleteBucketLifecycle";
-    pub const GET_BUCKET_VERSIONING: &str = "s3:GetBucketVersioning";
-    pub const PUT_BUCKET_VERSIONING: &str = "s3:PutBucketVersioning";
 }
 
 impl SettingKind {
@@ -48,7 +46,6 @@ impl SettingKind {
             SettingKind::Encryption => op::GET_BUCKET_ENCRYPTION,
             SettingKind::Policy => op::GET_BUCKET_POLICY,
             SettingKind::Lifecycle => op::GET_BUCKET_LIFECYCLE,
-            SettingKind::Versioning => op::GET_BUCKET_VERSIONING,
         }
     }
 }
@@ -65,7 +62,6 @@ impl Setting {
             Setting::Policy(None) => op::DELETE_BUCKET_POLICY,
             Setting::Lifecycle(Some(rules)) if !rules.is_empty() => op::PUT_BUCKET_LIFECYCLE,
             Setting::Lifecycle(_) => op::DELETE_BUCKET_LIFECYCLE,
-            Setting::Versioning(_) => op::PUT_BUCKET_VERSIONING,
         }
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketVersioningStatus, ExpirationStatus, LifecycleExpiration,
-    LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    AbortIncompleteMultipartUpload, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 
 use crate::aws::policy;
@@ -21,6 +22,9 @@ pub const LIFECYCLE_RULE_ID: &str = "gitlabrunner-cache-expiration";
 /// Incomplete multipart uploads under the cache path are aborted after this many days.
 pub const ABORT_INCOMPLETE_UPLOAD_DAYS: i32 = 1;
 
+/// Noncurrent object versions (only if someone enables versioning) expire after this many days.
+pub const NONCURRENT_VERSION_DAYS: i32 = 1;
+
 /// Which bucket setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SettingKind {
@@ -28,17 +32,15 @@ pub enum SettingKind {
     Encryption,
     Policy,
     Lifecycle,
-    Versioning,
 }
 
 impl SettingKind {
     /// Every setting, in the order they are written and described.
-    pub const ALL: [SettingKind; 5] = [
+    pub const ALL: [SettingKind; 4] = [
         SettingKind::PublicAccessBlock,
         SettingKind::Encryption,
         SettingKind::Policy,
         SettingKind::Lifecycle,
-        SettingKind::Versioning,
     ];
 
     /// The key in `bucket_settings`.
@@ -48,7 +50,6 @@ impl SettingKind {
             SettingKind::Encryption => "encryption",
             SettingKind::Policy => "bucket_policy",
             SettingKind::Lifecycle => "lifecycle",
-            SettingKind::Versioning => "versioning",
         }
     }
 
@@ -59,7 +60,6 @@ impl SettingKind {
             SettingKind::Encryption => "default encryption",
             SettingKind::Policy => "bucket policy",
             SettingKind::Lifecycle => "lifecycle configuration",
-            SettingKind::Versioning => "versioning",
         }
     }
 }
@@ -72,8 +72,6 @@ pub enum Setting {
     /// The bucket policy document.
     Policy(Option<String>),
     Lifecycle(Option<Vec<LifecycleRule>>),
-    /// `None` for a bucket whose versioning was never enabled.
-    Versioning(Option<BucketVersioningStatus>),
 }
 
 impl Setting {
@@ -84,7 +82,6 @@ impl Setting {
             Setting::Encryption(_) => SettingKind::Encryption,
             Setting::Policy(_) => SettingKind::Policy,
             Setting::Lifecycle(_) => SettingKind::Lifecycle,
-            Setting::Versioning(_) => SettingKind::Versioning,
         }
     }
 
@@ -95,7 +92,6 @@ impl Setting {
             SettingKind::Encryption => Setting::Encryption(None),
             SettingKind::Policy => Setting::Policy(None),
             SettingKind::Lifecycle => Setting::Lifecycle(None),
-            SettingKind::Versioning => Setting::Versioning(None),
         }
     }
 
@@ -125,8 +121,6 @@ impl Setting {
                 lines.sort();
                 lines.join("; ")
             }
-            Setting::Versioning(Some(BucketVersioningStatus::Enabled)) => "enabled".to_string(),
-            Setting::Versioning(_) => "off".to_string(),
         }
     }
 
@@ -207,11 +201,14 @@ fn describe_rule(rule: &LifecycleRule) -> String {
             abort.days_after_initiation().unwrap_or(0)
         ));
     }
-    if !rule.transitions().is_empty()
-        || !rule.noncurrent_version_transitions().is_empty()
-        || rule.noncurrent_version_expiration().is_some()
-    {
-        parts.push("with transitions or noncurrent-version actions".to_string());
+    if let Some(noncurrent) = rule.noncurrent_version_expiration() {
+        parts.push(format!(
+            "expire noncurrent versions after {} days",
+            noncurrent.noncurrent_days().unwrap_or(0)
+        ));
+    }
+    if !rule.transitions().is_empty() || !rule.noncurrent_version_transitions().is_empty() {
+        parts.push("with transitions".to_string());
     }
     parts.join(", ")
 }
@@ -247,7 +244,6 @@ pub fn desired_setting(spec: &BucketSpec, kind: SettingKind) -> Setting {
             &deny_insecure_transport_policy(spec.partition(), &spec.name),
         ))),
         SettingKind::Lifecycle => Setting::Lifecycle(Some(vec![expiration_rule(spec)])),
-        SettingKind::Versioning => Setting::Versioning(None),
     }
 }
 
@@ -292,6 +288,12 @@ fn expiration_rule(spec: &BucketSpec) -> LifecycleRule {
         .abort_incomplete_multipart_upload(
             AbortIncompleteMultipartUpload::builder()
                 .days_after_initiation(ABORT_INCOMPLETE_UPLOAD_DAYS)
+                .build(),
+        )
+        // Versioning stays off; should someone enable it, old versions still go.
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(NONCURRENT_VERSION_DAYS)
                 .build(),
         )
         .build()
@@ -401,9 +403,9 @@ mod tests {
         assert_eq!(
             described[3],
             "rule \"gitlabrunner-cache-expiration\" (Enabled), prefix \"runner/\", expire \
-             after 7 days, abort incomplete uploads after 1 days"
+             after 7 days, abort incomplete uploads after 1 days, expire noncurrent versions after 1 \
+             days"
         );
-        assert_eq!(described[4], "off");
     }
 
     #[test]
@@ -430,11 +432,6 @@ mod tests {
         assert!(!desired.same_as(&weakened));
         assert!(desired.same_as(&desired.clone()));
         assert!(!desired.same_as(&Setting::PublicAccessBlock(None)));
-        // Suspended versioning means the same as never enabled.
-        assert!(
-            Setting::Versioning(Some(BucketVersioningStatus::Suspended))
-                .same_as(&Setting::Versioning(None))
-        );
         let reformatted = Setting::Policy(Some(
             serde_json::to_string_pretty(&deny_insecure_transport_policy(
                 crate::aws::Partition::Aws,

@@ -4,7 +4,7 @@
 //! returned never claims more or less than what is there.
 //!
 //! Round trips: create is 3 phases (checks; policy + bucket; bucket settings), update 3 at most,
-//! delete 2 (3 with `force_destroy` on a non-empty bucket), read 1.
+//! delete 2 (4 plus the listing pages with `force_destroy`), read 1.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -736,12 +736,15 @@ impl<'a> Engine<'a> {
         }
         let delete_bucket = spec.create_bucket && view.bucket.is_some();
         let mut journal = Journal::new(spec, view);
-        // Phase 2: objects, when force_destroy allows it (irreversible).
-        if delete_bucket
-            && spec.force_destroy
-            && let Err(message) = self.phase(&mut journal, vec![Step::EmptyBucket]).await
-        {
-            return Err(self.roll_back(journal, message).await);
+        // Phase 2: objects, when force_destroy allows it (irreversible). The bucket policy
+        // goes first: it would deny deleting over plain HTTP (S3-compatible endpoints,
+        // emulators), and any statement added to it could deny deleting at all.
+        if delete_bucket && spec.force_destroy {
+            for step in [Step::PutSetting(Setting::Policy(None)), Step::EmptyBucket] {
+                if let Err(message) = self.phase(&mut journal, vec![step]).await {
+                    return Err(self.roll_back(journal, message).await);
+                }
+            }
         }
         // Phase 3: policy and bucket together.
         let mut steps = vec![Step::DeletePolicy];

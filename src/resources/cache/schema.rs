@@ -125,7 +125,8 @@ pub fn schema() -> Schema {
                 "When `true`, the resource creates the bucket with secure defaults: all public \
                  access blocked, default encryption (SSE-S3, or SSE-KMS with `kms_key_arn`), a \
                  bucket policy denying requests without TLS, an expiration rule on `PATH/`, \
-                 versioning off; drift in any of them is repaired. When `false` (the default) \
+                 and noncurrent versions expiring after a day (should anyone turn versioning on); drift in \
+                 any of them is repaired. When `false` (the default) \
                  the bucket must already exist (checked at apply with a clear error) and is \
                  never modified. Changing `false` to `true` replaces the resource; changing \
                  `true` to `false` releases the bucket: it stays, unmanaged.",
@@ -195,7 +196,7 @@ pub fn schema() -> Schema {
                 "What the provider ensures (in a plan) or found (after refresh) for the bucket, \
                  one line per setting: `bucket` (exists, and in which region), and with \
                  `create_bucket = true` also `public_access_block`, `encryption`, \
-                 `bucket_policy`, `lifecycle` and `versioning`. A difference between refreshed \
+                 `bucket_policy` and `lifecycle`. A difference between refreshed \
                  state and plan is drift: the next apply repairs it.",
             ))
             .attr(Attribute::computed(

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, Tag, Tagging,
 };
 
 use crate::aws::policy::decode_document;
@@ -310,13 +310,6 @@ impl CacheApi for SdkCacheApi {
                 .await
                 .map(|o| Setting::Lifecycle(Some(o.rules().to_vec())))
                 .map_err(aws_error(operation)),
-            SettingKind::Versioning => s3
-                .get_bucket_versioning()
-                .bucket(bucket)
-                .send()
-                .await
-                .map(|o| Setting::Versioning(o.status().cloned()))
-                .map_err(aws_error(operation)),
         };
         unset_when_absent(read, Setting::unset(kind))
     }
@@ -390,19 +383,6 @@ impl CacheApi for SdkCacheApi {
                 .await
                 .map(|_| ())
                 .map_err(aws_error(operation)),
-            Setting::Versioning(status) => {
-                // Versioning never returns to "never enabled"; Suspended is the same thing.
-                let status = status.clone().unwrap_or(BucketVersioningStatus::Suspended);
-                s3.put_bucket_versioning()
-                    .bucket(bucket)
-                    .versioning_configuration(
-                        VersioningConfiguration::builder().status(status).build(),
-                    )
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_error(operation))
-            }
         }
     }
 }

@@ -701,3 +701,6 @@ fn docs_page_matches_the_schema() {
         }
     }
 }
+
+#[path = "live_tests.rs"]
+mod live;
