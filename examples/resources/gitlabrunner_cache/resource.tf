@@ -3,7 +3,11 @@ resource "gitlabrunner_irsa_binding" "manager" {
   namespace            = "gitlab-runner"
   service_account_name = "gitlab-runner"
   role_name            = "gitlab-runner-manager"
-  job_namespaces       = ["ci-jobs"]
+
+  grant {
+    namespace = "ci-jobs"
+    preset    = "kubernetes-executor"
+  }
 }
 
 # A cache bucket created with secure defaults, and the manager's permissions on it.

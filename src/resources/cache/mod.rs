@@ -289,7 +289,8 @@ fn amend_plan(change: &mut PlannedChange, provider_region: Option<&str>) -> Diag
         // Not configured: the default, derived from the bucket name.
         inputs.policy_name = Some(None);
     }
-    let diags = validate::validate_against_provider(&inputs, provider_region);
+    let region_defaulted = change.config.get(attr::BUCKET_REGION).is_null();
+    let diags = validate::validate_against_provider(&inputs, provider_region, region_defaulted);
     if diags.has_errors() {
         return diags;
     }

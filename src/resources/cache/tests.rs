@@ -321,6 +321,16 @@ fn invalid_configurations_are_refused_at_plan_with_their_attribute() {
             "KMS key in another region",
         ),
         (
+            "KMS key outside the provider's (default) region",
+            vec![(
+                attr::KMS_KEY_ARN,
+                s("arn:aws:kms:us-east-1:123456789012:key/k"),
+            )],
+            None,
+            attr::KMS_KEY_ARN,
+            "KMS key in another region",
+        ),
+        (
             "zero expiration days",
             vec![
                 (attr::CREATE_BUCKET, true.into()),

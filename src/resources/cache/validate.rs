@@ -142,7 +142,13 @@ fn check_kms_key(key: &str, region: Option<&str>, refuse: &mut impl FnMut(&str, 
         );
         return;
     }
-    let Some(region) = region else { return };
+    if let Some(region) = region {
+        check_kms_location(&arn, region, refuse);
+    }
+}
+
+/// The key must be usable by the bucket: same partition, same region.
+fn check_kms_location(arn: &Arn, region: &str, refuse: &mut impl FnMut(&str, &str, String)) {
     if let Some(bucket_partition) = Partition::from_region(region)
         && arn.partition != bucket_partition
     {
@@ -175,9 +181,27 @@ fn number(value: &Value) -> Option<i64> {
 }
 
 /// Checks against the provider's configuration: the bucket's (and so the policy's) partition
-/// must be the provider's, which is the role's.
-pub fn validate_against_provider(inputs: &Inputs, provider_region: Option<&str>) -> Diagnostics {
+/// must be the provider's, which is the role's; and when the bucket's region is the provider's
+/// by default, the KMS key must be in it (with a configured region, [`validate_config`] checks).
+pub fn validate_against_provider(
+    inputs: &Inputs,
+    provider_region: Option<&str>,
+    region_defaulted: bool,
+) -> Diagnostics {
     let mut diags = Diagnostics::new();
+    if region_defaulted
+        && let (Some(Some(key)), Some(region)) = (&inputs.kms_key_arn, &inputs.bucket_region)
+        && let Ok(arn) = Arn::parse_kms_key(key)
+        && arn.resource.starts_with("key/")
+    {
+        check_kms_location(
+            &arn,
+            region,
+            &mut |name: &str, summary: &str, detail: String| {
+                diags.error_at(AttributePath::new(name), summary, detail);
+            },
+        );
+    }
     let Some(region) = &inputs.bucket_region else {
         if provider_region.is_none() {
             diags.error_at(
