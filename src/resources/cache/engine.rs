@@ -31,6 +31,14 @@ pub const SETTLE: Backoff = Backoff::new(
     Duration::from_secs(30),
 );
 
+/// How long a role that is not there yet is waited for: IAM is eventually consistent, and the
+/// role may have been created by another resource moments ago.
+pub const ROLE_PROPAGATION: Backoff = Backoff::new(
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(10),
+);
+
 /// A change to the remote objects.
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
@@ -91,6 +99,7 @@ pub struct Engine<'a> {
     fanout: Fanout,
     cancel: &'a CancellationToken,
     settle: Backoff,
+    role_wait: Backoff,
 }
 
 /// A change made, and the one that undoes it (`None`: covered by undoing another, or
@@ -176,6 +185,7 @@ impl<'a> Engine<'a> {
             fanout,
             cancel,
             settle: SETTLE,
+            role_wait: ROLE_PROPAGATION,
         }
     }
 
@@ -183,6 +193,7 @@ impl<'a> Engine<'a> {
     #[cfg(test)]
     pub fn with_settle(mut self, settle: Backoff) -> Self {
         self.settle = settle;
+        self.role_wait = settle;
         self
     }
 
@@ -233,6 +244,23 @@ impl<'a> Engine<'a> {
                 self.settled(bucket_is_new, || api.put_setting(bucket, setting))
                     .await
             }
+        }
+    }
+
+    /// The role's ARN, waiting a little for a role IAM does not show yet.
+    async fn role_arn(&self, role: &str) -> Result<Option<String>, AwsError> {
+        let lookup = || async {
+            match self.api.role_arn(role).await {
+                Ok(None) => Err(None),
+                Ok(Some(arn)) => Ok(Some(arn)),
+                Err(error) => Err(Some(error)),
+            }
+        };
+        let propagating = |error: &Option<AwsError>| error.is_none().then_some(None);
+        match retry(self.role_wait, self.cancel, lookup, propagating).await {
+            Ok(arn) => Ok(arn),
+            Err(RetryError::Failed(None) | RetryError::Cancelled) => Ok(None),
+            Err(RetryError::Failed(Some(error))) => Err(error),
         }
     }
 
@@ -490,7 +518,7 @@ impl<'a> Engine<'a> {
         let (role, (existing_policy, region)) = self
             .fanout
             .both(
-                api.role_arn(&spec.role_name),
+                self.role_arn(&spec.role_name),
                 self.fanout.both(
                     api.role_policy(&spec.role_name, &spec.policy_name),
                     api.bucket_region(bucket),
@@ -499,6 +527,19 @@ impl<'a> Engine<'a> {
             .await;
         let nothing = Observed::default();
         let aws = |e: AwsError| Failure::unchanged(e.to_string(), Observed::default());
+        if let Err(error) = &region
+            && error.kind == AwsErrorKind::AccessDenied
+        {
+            return Err(Failure::check(
+                attr::BUCKET_NAME,
+                format!(
+                    "The bucket {bucket:?} belongs to another AWS account, or these credentials \
+                     may not see it ({error}). Bucket names are global: choose another \
+                     bucket_name, or grant s3:ListBucket on it."
+                ),
+                nothing,
+            ));
+        }
         let (role, existing_policy, region) = (
             role.map_err(aws)?,
             existing_policy.map_err(aws)?,
@@ -629,7 +670,7 @@ impl<'a> Engine<'a> {
         let (role, found) = self
             .fanout
             .both(
-                self.api.role_arn(&spec.role_name),
+                self.role_arn(&spec.role_name),
                 self.observe(spec, spec.create_bucket),
             )
             .await;

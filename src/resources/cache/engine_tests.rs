@@ -14,7 +14,7 @@ use crate::resources::cache::state::state_value;
 const FAST: Backoff = Backoff::new(
     Duration::from_millis(1),
     Duration::from_millis(2),
-    Duration::from_millis(20),
+    Duration::from_millis(50),
 );
 
 fn spec(create_bucket: bool) -> CacheSpec {
@@ -657,5 +657,39 @@ async fn other_errors_are_not_retried() {
     );
     let failure = create(&api, &spec(true)).await.unwrap_err();
     assert!(failure.message.contains("AccessDenied"));
+    assert_nothing_left(&api, &spec(true));
+}
+
+#[tokio::test]
+async fn a_role_iam_does_not_show_yet_is_waited_for() {
+    let fake_missing_once = FakeAws::default();
+    let spec = spec(true);
+    let run = Run::new();
+    let engine = run.engine(&fake_missing_once);
+    let waiting = engine.create(&spec);
+    let add_role = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        fake_missing_once.add_role("runner-manager", "aws");
+    };
+    let (created, ()) = tokio::join!(waiting, add_role);
+    created.expect("the role appeared while waiting");
+}
+
+#[tokio::test]
+async fn a_bucket_of_another_account_is_explained() {
+    let api = account();
+    api.fail_once_with(
+        op::HEAD_BUCKET,
+        AwsErrorKind::AccessDenied,
+        "AccessDenied",
+        403,
+    );
+    let failure = create(&api, &spec(true)).await.unwrap_err();
+    assert_eq!(failure.attribute, Some(attr::BUCKET_NAME));
+    assert!(
+        failure.message.contains("another AWS account"),
+        "{}",
+        failure.message
+    );
     assert_nothing_left(&api, &spec(true));
 }

@@ -47,11 +47,16 @@ impl FakeAws {
     /// An account with the role `name` (ARN in `partition`).
     pub fn with_role(name: &str, partition: &str) -> FakeAws {
         let fake = FakeAws::default();
-        fake.world.lock().unwrap().roles.insert(
+        fake.add_role(name, partition);
+        fake
+    }
+
+    /// Adds the role `name` (ARN in `partition`).
+    pub fn add_role(&self, name: &str, partition: &str) {
+        self.world.lock().unwrap().roles.insert(
             name.to_string(),
             format!("arn:{partition}:iam::123456789012:role/{name}"),
         );
-        fake
     }
 
     /// Every later call of `operation` fails with HTTP 500.
