@@ -5,6 +5,26 @@
 //! `AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test
 //! AWS_SECRET_ACCESS_KEY=test cargo test --lib cache::tests::live -- --ignored --test-threads 1`.
 //! The Terraform-driven acceptance suite covers the same ground through the CLI.
+//!
+//! What the emulators do with this resource's calls (moto 5.2.5, LocalStack 2026.3.0), all of
+//! which pass these tests in us-east-1 and eu-central-1:
+//! - moto enforces the bucket policy for object requests even without IAM enforcement: the
+//!   created bucket denies plain-HTTP PutObject/DeleteObjects (403), as AWS would. Bucket-level
+//!   calls (ListObjects, DeleteBucket, policy calls) are not checked. LocalStack (community)
+//!   enforces no bucket policy. So an object test against a created bucket over HTTP needs the
+//!   policy lifted (as below), or `create_bucket = false`.
+//! - moto answers GetBucketVersioning with a `GetBucketVersioningResponse` root the Rust SDK
+//!   refuses; LocalStack answers `VersioningConfiguration` like AWS. The resource does not read
+//!   versioning (its lifecycle rule expires noncurrent versions instead).
+//! - moto's opt-in IAM enforcement (`/moto-api/reset-auth`), checked by hand with the policy this
+//!   resource builds and credentials from AssumeRole: object actions under `PATH/` allowed,
+//!   outside (including the sibling prefix `PATHx/`) denied; the `s3:prefix` condition on
+//!   ListBucket is not evaluated (listing any prefix is allowed); pre-signed URLs answer 500
+//!   while enforcement is on, so the runner's pre-signed flow cannot be checked there.
+//!   LocalStack's open-source build has no IAM enforcement at all.
+//! - Both send `x-amz-bucket-region` on HeadBucket, accept a lifecycle rule with
+//!   AbortIncompleteMultipartUpload and NoncurrentVersionExpiration, SSE-KMS defaults with a
+//!   key ARN they never check, and return inline policies URL-encoded.
 
 use std::sync::Arc;
 
