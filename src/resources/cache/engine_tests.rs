@@ -693,3 +693,34 @@ async fn a_bucket_of_another_account_is_explained() {
     );
     assert_nothing_left(&api, &spec(true));
 }
+
+#[tokio::test]
+async fn releasing_the_bucket_leaves_it_as_it_is() {
+    let api = account();
+    let managed = spec(true);
+    create(&api, &managed).await.unwrap();
+    let released = CacheSpec {
+        expiration_days: None,
+        ..spec(false)
+    };
+    api.clear_calls();
+    let observed = Run::new()
+        .engine(&api)
+        .update(&managed, &released)
+        .await
+        .unwrap();
+    assert!(
+        api.calls()
+            .iter()
+            .all(|c| !c.starts_with("s3:Put") && !c.starts_with("s3:Delete")),
+        "{:?}",
+        api.calls()
+    );
+    assert_eq!(
+        state_value(&released, &observed),
+        state_value(&released, &Observed::expected(&released))
+    );
+    Run::new().engine(&api).delete(&released).await.unwrap();
+    let bucket = api.bucket("runner-cache").expect("a released bucket stays");
+    assert!(is_owned(&bucket.tags, &managed));
+}
