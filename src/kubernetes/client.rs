@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use kube::core::ObjectList;
 use kube::core::Request;
-use kube::core::params::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::core::params::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -99,6 +100,20 @@ impl KubeClient {
             Err(error) if error.is_not_found() => Ok(None),
             Err(error) => Err(error),
         }
+    }
+
+    /// Lists the objects in every namespace that carry the label `key=value`.
+    pub async fn list_all<K: NamespacedObject + Clone>(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<K>, KubeError> {
+        let operation = format!("list {} with {key}={value}", K::kind(&()));
+        let request = Request::new(K::url_path(&(), None));
+        let params = ListParams::default().labels(&format!("{key}={value}"));
+        let body = self.execute(&operation, || request.list(&params)).await?;
+        let list: ObjectList<K> = parse(&operation, &body)?;
+        Ok(list.items)
     }
 
     /// Creates `object` in `namespace`. An existing object of that name is an error of kind

@@ -360,3 +360,29 @@ async fn cancellation_stops_the_retry_wait() {
         .unwrap_err();
     assert_eq!(error.kind, KubeErrorKind::Cancelled);
 }
+
+#[tokio::test]
+async fn list_all_selects_by_label_across_namespaces() {
+    let (client, script) = scripted(vec![Answer::Json(
+        200,
+        json!({"kind": "RoleBindingList", "apiVersion": "rbac.authorization.k8s.io/v1",
+               "metadata": {"resourceVersion": "9"},
+               "items": [{"metadata": {"name": "b", "namespace": "ci-jobs"},
+                          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "b"}}]}),
+        vec![],
+    )]);
+    let items: Vec<k8s_openapi::api::rbac::v1::RoleBinding> = client
+        .list_all(
+            "app.kubernetes.io/managed-by",
+            "terraform-provider-gitlabrunner",
+        )
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1);
+    let seen = script.seen.lock().unwrap();
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(
+        seen[0].uri,
+        "/apis/rbac.authorization.k8s.io/v1/rolebindings?&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dterraform-provider-gitlabrunner"
+    );
+}

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::framework::Resource;
 
+pub mod irsa_binding;
+
 /// Every managed resource type this provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![]
+    vec![Arc::new(irsa_binding::IrsaBinding)]
 }

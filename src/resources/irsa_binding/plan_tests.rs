@@ -1,0 +1,1 @@
+//! Plans: what is known before apply, what replaces, and no perpetual diffs.

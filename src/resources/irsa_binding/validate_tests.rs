@@ -1,0 +1,1 @@
+//! Invalid configurations and their diagnostics.
