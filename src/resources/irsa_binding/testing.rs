@@ -100,10 +100,19 @@ pub fn manager_config() -> Value {
 /// Plans `config` against `prior` the way the provider server does (proposed new state as
 /// Terraform makes it: the configuration, with prior computed values where it has none).
 pub fn plan(prior: &Value, config: &Value) -> (PlannedChange, Diagnostics) {
+    plan_with(&defaults(), prior, config)
+}
+
+/// [`plan`] with other provider settings.
+pub fn plan_with(
+    defaults: &ProviderDefaults,
+    prior: &Value,
+    config: &Value,
+) -> (PlannedChange, Diagnostics) {
     let schema = schema();
     let proposed = propose(&schema.block, prior, config);
     let mut change = plan_change(&schema, prior, &proposed, config);
-    let mut diags = modify_plan(&defaults(), &mut change);
+    let mut diags = modify_plan(defaults, &mut change);
     crate::framework::finish_plan_for_tests(&schema, &mut change);
     diags.extend(crate::framework::check_plan_for_tests(&schema, &change));
     (change, diags)
