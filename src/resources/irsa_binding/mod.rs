@@ -36,6 +36,8 @@ pub mod verify;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod moto_tests;
+#[cfg(test)]
 mod orchestration_tests;
 #[cfg(test)]
 mod plan_tests;

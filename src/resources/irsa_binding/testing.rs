@@ -158,7 +158,16 @@ fn propose(block: &crate::codec::Block, prior: &Value, config: &Value) -> Value 
 
 /// Whether planning `config` against `state` changes nothing.
 pub fn plan_is_empty(state: &Value, config: &Value) -> Result<(), String> {
-    let (change, diags) = plan(state, config);
+    plan_is_empty_with(&defaults(), state, config)
+}
+
+/// [`plan_is_empty`] with other provider settings.
+pub fn plan_is_empty_with(
+    defaults: &ProviderDefaults,
+    state: &Value,
+    config: &Value,
+) -> Result<(), String> {
+    let (change, diags) = plan_with(defaults, state, config);
     if diags.has_errors() {
         return Err(format!("{diags:?}"));
     }
