@@ -277,7 +277,9 @@ async fn an_adopted_service_account_keeps_everything_but_the_bindings_fields() {
             serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "gitlab-runner", "namespace": "ci-runner", "uid": "helm",
                              "labels": {"chart": "gitlab-runner"},
-                             "annotations": {"meta.helm.sh/release-name": "runner"}}
+                             "annotations": {"meta.helm.sh/release-name": "runner",
+                                             "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/old",
+                                             "eks.amazonaws.com/audience": "stale"}}
             }))
             .unwrap(),
         )
@@ -309,6 +311,7 @@ async fn an_adopted_service_account_keeps_everything_but_the_bindings_fields() {
     );
     assert!(annotations.contains_key("meta.helm.sh/release-name"));
     assert!(!annotations.contains_key("eks.amazonaws.com/role-arn"));
+    assert!(!annotations.contains_key("eks.amazonaws.com/audience"));
     assert!(!annotations.contains_key(ownership::OWNER_KEY));
 }
 

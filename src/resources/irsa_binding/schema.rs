@@ -374,4 +374,14 @@ mod tests {
         }
         check(&schema().block);
     }
+
+    #[test]
+    fn the_docs_page_carries_the_current_schema() {
+        let page = include_str!("../../../docs/resources/irsa_binding.md");
+        let generated = crate::docs::render_schema(&schema());
+        assert!(
+            page.contains(generated.trim_end()),
+            "docs/resources/irsa_binding.md is stale: regenerate its schema section"
+        );
+    }
 }

@@ -21,7 +21,7 @@ use super::objects;
 use super::remote::{
     IamRole, ObservedRbacRole, ObservedRoleBinding, ObservedServiceAccount, Remote,
 };
-use super::trust;
+use super::{irsa, trust};
 
 /// A boxed step, so that steps of different kinds can fan out together.
 pub type Step<'a> = Pin<Box<dyn Future<Output = Result<(), BindingError>> + Send + 'a>>;
@@ -378,11 +378,41 @@ pub async fn create_service_account(
             name: name.clone(),
         });
     }
+    let applied = adopt_service_account(remote, planned).await?;
+    Ok(record_account(journal, planned, &applied, true))
+}
+
+/// Writes the binding's fields on an adopted ServiceAccount (server-side apply), and removes
+/// IRSA annotations someone else set that the binding does not want (a stale audience or
+/// token lifetime would silently change how pods authenticate).
+pub async fn adopt_service_account(
+    remote: &Remote<'_>,
+    planned: &Binding,
+) -> Result<k8s_openapi::api::core::v1::ServiceAccount, BindingError> {
+    let (namespace, name) = (&planned.namespace, &planned.service_account_name);
     let applied = remote
         .kube
         .apply_service_account(namespace, name, &objects::service_account_intent(planned))
         .await?;
-    Ok(record_account(journal, planned, &applied, true))
+    let foreign: serde_json::Map<String, serde_json::Value> = applied
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(key, _)| {
+            irsa::IRSA_ANNOTATIONS.contains(&key.as_str())
+                && !planned.irsa_annotations.contains_key(*key)
+        })
+        .map(|(key, _)| (key.clone(), serde_json::Value::Null))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(applied);
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": foreign}});
+    Ok(remote
+        .kube
+        .patch_service_account(namespace, name, &patch)
+        .await?)
 }
 
 fn record_account(

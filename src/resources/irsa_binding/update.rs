@@ -323,10 +323,7 @@ async fn update_service_account(
     let (namespace, name) = (&planned.namespace, &planned.service_account_name);
     let adopted = prior.service_account_adopted == Some(true);
     let object = if adopted {
-        remote
-            .kube
-            .apply_service_account(namespace, name, &objects::service_account_intent(planned))
-            .await?
+        steps::adopt_service_account(remote, planned).await?
     } else {
         remote
             .kube
