@@ -5,6 +5,7 @@
 
 use crate::aws::Arn;
 use crate::codec::{Diagnostic, Diagnostics};
+use crate::kubernetes::KubeErrorKind;
 use crate::ownership;
 
 use super::diagnostics;
@@ -69,11 +70,29 @@ pub async fn import(
                 ),
             ))
         })?;
-    let bindings = remote
+    let mut notes = Diagnostics::new();
+    let bindings = match remote
         .kube
         .list_role_bindings(ownership::MANAGED_BY_LABEL, ownership::MANAGED_BY)
         .await
-        .map_err(|e| fail(e.into()))?;
+    {
+        Ok(bindings) => bindings,
+        // Without the right to list RoleBindings cluster-wide the grants cannot be found; an
+        // apply takes the binding's own Roles and RoleBindings over when it meets them.
+        Err(error) if error.kind == KubeErrorKind::Forbidden => {
+            notes.push(Diagnostic::warning(
+                "Grants were not imported",
+                format!(
+                    "Listing RoleBindings in all namespaces was refused ({error}), so the \
+                     grants of {id} could not be found. Add the grant blocks to the \
+                     configuration: the next apply recognises the binding's own Roles and \
+                     RoleBindings by their marks and takes them over."
+                ),
+            ));
+            Vec::new()
+        }
+        Err(error) => return Err(fail(error.into())),
+    };
     let mut grant_namespaces: Vec<String> = bindings
         .iter()
         .filter(|b| objects::owned_by(&b.metadata.annotations.clone().unwrap_or_default(), id))
@@ -123,9 +142,10 @@ pub async fn import(
         runner_config_toml: String::new(),
         verified_identity_arn: None,
     };
-    let (observed, warnings) = observe(remote, &basis, Scope::Everything)
+    let (observed, mut warnings) = observe(remote, &basis, Scope::Everything)
         .await
         .map_err(fail)?;
+    warnings.extend(notes);
     let mut state = reconcile(&basis, &observed, &remote.default_tags, Scope::Everything)
         .expect("the ServiceAccount exists");
     for grant in &mut state.grants {

@@ -943,3 +943,33 @@ async fn verify_failure_rolls_the_create_back() {
     );
     assert!(fake.inventory().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn stop_provider_during_update_reports_what_exists() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let config = manager_config();
+    let state = created(&fake, &config).await;
+    let mut changed = config.clone();
+    changed.set_attr("role_description", "new".into());
+    changed.set_attr("labels", Value::string_map([("tier", "ci")]));
+    let (change, _) = plan(&state, &changed);
+    let remote = remote(&fake, Fanout::Serial);
+    let cancel = remote.cancel.clone();
+    let stopper = async {
+        tokio::time::sleep(LATENCY / 2).await;
+        cancel.cancel();
+    };
+    let (prior, planned) = (
+        Binding::from_value(&state),
+        Binding::from_value(&change.planned),
+    );
+    let (outcome, ()) = tokio::join!(update(&remote, &prior, &planned), stopper);
+    assert!(outcome.diagnostics.has_errors());
+    let left = outcome.state.unwrap();
+    // The first step (UpdateRole) finished; the label patch never started.
+    assert_eq!(left.role_description.as_deref(), Some("new"));
+    assert_eq!(
+        left.labels,
+        Some([("app".to_string(), "gitlab-runner".to_string())].into())
+    );
+}

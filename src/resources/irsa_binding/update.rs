@@ -57,10 +57,14 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
             }
         };
         let account_work = async {
-            if moved && !in_place_move {
+            if (moved && !in_place_move) || !gate.open(remote) {
                 return Ok(None);
             }
-            update_service_account(remote, prior, planned, &journal).await
+            let result = update_service_account(remote, prior, planned, &journal).await;
+            if result.is_err() {
+                gate.close();
+            }
+            result
         };
         let grant_work = async {
             let work = grant_steps(remote, &gate, &journal, prior, planned);
@@ -76,6 +80,10 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
             Ok(result) => account = result,
             Err(error) => errors.push(error),
         }
+    }
+    if remote.cancel.is_cancelled() && errors.is_empty() {
+        // Steps that had not started were skipped: report what exists, not the plan.
+        errors.push(BindingError::Cancelled);
     }
     if moved && !in_place_move && errors.is_empty() {
         // The new role and its policies exist: point the ServiceAccount at it, then retire
