@@ -17,3 +17,10 @@ pub use provider_server::{
     ApplyResponse, ImportResponse, PlanResponse, ProviderServer, ReadResponse, Schemas,
 };
 pub use resource::{ApplyOutcome, ImportOutcome, ReadOutcome, Resource};
+
+/// The framework's final plan steps, for resources' own plan tests.
+#[cfg(test)]
+pub(crate) use plan::{
+    check_apply as check_apply_for_tests, check_plan as check_plan_for_tests,
+    finish_plan as finish_plan_for_tests,
+};

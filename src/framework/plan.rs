@@ -125,8 +125,12 @@ pub(crate) fn check_plan(schema: &Schema, change: &PlannedChange) -> Diagnostics
     for attr in &schema.block.attributes {
         let config = change.config.get(&attr.name);
         let planned = change.planned.get(&attr.name);
+        let prior = change.prior.get(&attr.name);
         let must_equal_config = !attr.computed || !config.is_null();
-        if must_equal_config && !config.semantically_equal(planned) {
+        // Terraform also accepts the prior value in place of a configured one that means the
+        // same (e.g. a JSON document with other whitespace): both non-null.
+        let keeps_prior = !config.is_null() && !prior.is_null() && planned == prior;
+        if must_equal_config && !keeps_prior && !config.semantically_equal(planned) {
             diags.error_at(
                 AttributePath::new(&attr.name),
                 "Provider produced an invalid plan",
@@ -329,6 +333,19 @@ mod tests {
         let diags = check_plan(&schema(), &change);
         assert!(diags.has_errors());
         assert_eq!(diags.0[0].attribute, Some(AttributePath::new("name")));
+    }
+
+    #[test]
+    fn check_plan_accepts_the_prior_value_in_place_of_an_equivalent_configured_one() {
+        let prior = obj(&[("name", "a".into()), ("description", "{\"a\": 1}".into())]);
+        let config = obj(&[("name", "a".into()), ("description", "{\"a\":1}".into())]);
+        let mut change = plan_change(&schema(), &prior, &config, &config);
+        change.planned.set_attr("description", "{\"a\": 1}".into());
+        assert!(check_plan(&schema(), &change).is_empty());
+        // Without a prior value there is nothing to keep: the plan must follow the config.
+        let mut create = plan_change(&schema(), &Value::Null, &config, &config);
+        create.planned.set_attr("description", "{\"a\": 1}".into());
+        assert!(check_plan(&schema(), &create).has_errors());
     }
 
     #[test]

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use crate::framework::Resource;
 
 pub mod cache;
+pub mod irsa_binding;
 
 /// Every managed resource type this provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![Arc::new(cache::CacheResource::new())]
+    vec![
+        Arc::new(irsa_binding::IrsaBinding),
+        Arc::new(cache::CacheResource::new()),
+    ]
 }

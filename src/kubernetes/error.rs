@@ -1,0 +1,190 @@
+//! Kubernetes API errors, classified once: callers branch on [`KubeErrorKind`] instead of
+//! matching status codes and reasons themselves.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What kind of failure a Kubernetes call had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KubeErrorKind {
+    /// 404: the object (or its namespace) does not exist.
+    NotFound,
+    /// 409 `AlreadyExists`: a create found an object of that name.
+    AlreadyExists,
+    /// 409 `Conflict`: a stale resourceVersion, a failed precondition or an apply conflict.
+    Conflict,
+    /// 403: RBAC refused the request.
+    Forbidden,
+    /// 401: the credentials were refused.
+    Unauthorized,
+    /// 400 or 422: the request was refused as invalid.
+    Invalid,
+    /// 429, after the bounded retries.
+    Throttled,
+    /// 5xx or no answer, after the bounded retries.
+    Unavailable,
+    /// `StopProvider` arrived while the call waited to retry.
+    Cancelled,
+    /// Anything else (including a response this client could not read).
+    Other,
+}
+
+/// A failed Kubernetes call: what was attempted, the classification and the server's message.
+#[derive(Debug, thiserror::Error)]
+pub struct KubeError {
+    /// What was attempted, e.g. `create ServiceAccount ci-runner/gitlab-runner`.
+    pub operation: String,
+    /// The classification.
+    pub kind: KubeErrorKind,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// The `Status.reason` the server sent (`AlreadyExists`, `Forbidden`, ...), if any.
+    pub reason: Option<String>,
+    /// The server's message, or a description of the transport failure.
+    pub message: String,
+    /// The wait the server asked for with `Retry-After`, if any.
+    pub retry_after: Option<Duration>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl KubeError {
+    /// An error built from a response status and message.
+    pub fn new(
+        operation: impl Into<String>,
+        kind: KubeErrorKind,
+        message: impl Into<String>,
+    ) -> KubeError {
+        KubeError {
+            operation: operation.into(),
+            kind,
+            status: None,
+            reason: None,
+            message: message.into(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// An error from a transport failure (connection refused or dropped, TLS, timeout).
+    pub fn transport(
+        operation: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> KubeError {
+        let message = error_chain(&source);
+        KubeError {
+            source: Some(Box::new(source)),
+            ..KubeError::new(operation, KubeErrorKind::Unavailable, message)
+        }
+    }
+
+    /// Classifies an HTTP error response.
+    pub fn from_response(
+        operation: impl Into<String>,
+        status: u16,
+        reason: Option<String>,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> KubeError {
+        let kind = match (status, reason.as_deref()) {
+            (404, _) => KubeErrorKind::NotFound,
+            (409, Some("AlreadyExists")) => KubeErrorKind::AlreadyExists,
+            (409, _) => KubeErrorKind::Conflict,
+            (403, _) => KubeErrorKind::Forbidden,
+            (401, _) => KubeErrorKind::Unauthorized,
+            (400 | 415 | 422, _) => KubeErrorKind::Invalid,
+            (429, _) => KubeErrorKind::Throttled,
+            (s, _) if s >= 500 => KubeErrorKind::Unavailable,
+            _ => KubeErrorKind::Other,
+        };
+        KubeError {
+            status: Some(status),
+            reason,
+            retry_after,
+            ..KubeError::new(operation, kind, message)
+        }
+    }
+
+    /// Whether the object (or its namespace) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == KubeErrorKind::NotFound
+    }
+
+    /// Whether a create found an object of that name.
+    pub fn is_already_exists(&self) -> bool {
+        self.kind == KubeErrorKind::AlreadyExists
+    }
+
+    /// Whether a later attempt of the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            KubeErrorKind::Throttled | KubeErrorKind::Unavailable
+        )
+    }
+}
+
+impl fmt::Display for KubeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed", self.operation)?;
+        match (&self.reason, self.status) {
+            (Some(reason), Some(status)) => write!(f, " ({status} {reason})")?,
+            (None, Some(status)) => write!(f, " (HTTP {status})")?,
+            _ => {}
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_are_told_apart_by_reason() {
+        let exists =
+            KubeError::from_response("x", 409, Some("AlreadyExists".into()), "m".into(), None);
+        let stale = KubeError::from_response("x", 409, Some("Conflict".into()), "m".into(), None);
+        assert!(exists.is_already_exists());
+        assert_eq!(stale.kind, KubeErrorKind::Conflict);
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        for status in [429, 500, 502, 503, 504] {
+            assert!(KubeError::from_response("x", status, None, "m".into(), None).is_transient());
+        }
+        for status in [400, 401, 403, 404, 409, 422] {
+            assert!(!KubeError::from_response("x", status, None, "m".into(), None).is_transient());
+        }
+    }
+
+    #[test]
+    fn display_names_operation_status_and_message() {
+        let error = KubeError::from_response(
+            "create ServiceAccount ci/runner",
+            403,
+            Some("Forbidden".into()),
+            "serviceaccounts is forbidden".into(),
+            None,
+        );
+        assert_eq!(
+            error.to_string(),
+            "create ServiceAccount ci/runner failed (403 Forbidden): serviceaccounts is forbidden"
+        );
+    }
+}

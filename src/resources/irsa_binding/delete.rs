@@ -1,0 +1,116 @@
+//! Delete: the policies the state knows are detached and deleted at the same time as the
+//! Kubernetes objects go, then the role (two round trips; on `DeleteConflict`, what was
+//! attached outside Terraform is listed and removed too). An adopted ServiceAccount keeps
+//! everything but the binding's own fields. Anything already gone is fine.
+
+use std::sync::Mutex;
+
+use crate::codec::{Diagnostic, Diagnostics};
+use crate::kubernetes::KubeErrorKind;
+
+use super::create::Outcome;
+use super::diagnostics;
+use super::error::BindingError;
+use super::model::Binding;
+use super::objects;
+use super::read::observe;
+use super::remote::Remote;
+use super::state::{Scope, reconcile};
+use super::steps::{self, Gate, Step};
+use super::update::delete_grant;
+
+/// Deletes the binding `prior`.
+pub async fn delete(remote: &Remote<'_>, prior: &Binding) -> Outcome {
+    let gate = Gate::default();
+    let warnings = Mutex::new(Diagnostics::new());
+    let iam = async {
+        if prior.role_unique_id.is_none() {
+            return Ok(());
+        }
+        let managed: Vec<String> = prior
+            .managed_policy_arns
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let inline: Vec<String> = prior
+            .inline_policies
+            .iter()
+            .flatten()
+            .map(|(name, _)| name.clone())
+            .collect();
+        steps::delete_role_fully(remote, &prior.role_name, &managed, &inline).await
+    };
+    let kubernetes = async {
+        let mut work: Vec<Step<'_>> = prior
+            .grants
+            .iter()
+            .map(|grant| -> Step<'_> { Box::pin(delete_grant(remote, prior, grant)) })
+            .collect();
+        work.push(Box::pin(async {
+            if let Some(warning) = delete_service_account(remote, prior).await? {
+                warnings.lock().expect("warnings lock").push(warning);
+            }
+            Ok(())
+        }));
+        steps::run_all(remote, &gate, work).await
+    };
+    let (iam_result, mut errors) = remote.fanout.both(iam, kubernetes).await;
+    if let Err(error) = iam_result {
+        errors.insert(0, error);
+    }
+    let mut diagnostics = warnings.into_inner().expect("warnings lock");
+    if errors.is_empty() {
+        return Outcome {
+            state: None,
+            diagnostics,
+        };
+    }
+    diagnostics.push(diagnostics::delete_failed(prior, &errors));
+    let state = match observe(remote, prior, Scope::Managed).await {
+        Ok((observed, _)) => reconcile(prior, &observed, &remote.default_tags, Scope::Managed),
+        Err(error) => {
+            diagnostics.push(diagnostics::read_failed(&prior.id(), &error));
+            Some(prior.clone())
+        }
+    };
+    Outcome { state, diagnostics }
+}
+
+/// Deletes the ServiceAccount the binding created (only if it is still the same object), or
+/// releases the binding's fields on an adopted one. A warning when it was left in place.
+async fn delete_service_account(
+    remote: &Remote<'_>,
+    prior: &Binding,
+) -> Result<Option<Diagnostic>, BindingError> {
+    let (namespace, name) = (&prior.namespace, &prior.service_account_name);
+    let Some(uid) = &prior.service_account_uid else {
+        return Ok(None);
+    };
+    if prior.service_account_adopted == Some(true) {
+        remote
+            .kube
+            .apply_service_account(
+                namespace,
+                name,
+                &objects::service_account_release(namespace, name),
+            )
+            .await?;
+        return Ok(None);
+    }
+    match remote
+        .kube
+        .delete_service_account(namespace, name, Some(uid))
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(error) if error.kind == KubeErrorKind::Conflict => Ok(Some(Diagnostic::warning(
+            format!("ServiceAccount {namespace}/{name} was left in place"),
+            format!(
+                "It was replaced outside Terraform (its uid is no longer {uid}), so it is not \
+                 the object this binding created."
+            ),
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,255 @@
+//! Import by `NAMESPACE/NAME`: the ServiceAccount names its role (the role-arn annotation),
+//! the role's trust policy names the OIDC provider and audience, and the RoleBindings that
+//! carry the binding's marks name the grant namespaces. The result is the state a matching
+//! configuration plans no change against.
+
+use crate::aws::Arn;
+use crate::codec::{Diagnostic, Diagnostics};
+use crate::kubernetes::KubeErrorKind;
+use crate::ownership;
+
+use super::diagnostics;
+use super::irsa;
+use super::model::{Binding, Grant, RbacRule, RuleBlock};
+use super::naming;
+use super::objects;
+use super::plan::ProviderDefaults;
+use super::presets;
+use super::read::observe;
+use super::remote::Remote;
+use super::schema::{DEFAULT_AUDIENCE, DEFAULT_MAX_SESSION_DURATION, DEFAULT_ROLE_PATH};
+use super::state::{Scope, reconcile};
+use super::trust;
+use super::validate::{dns1123_label, dns1123_subdomain};
+
+/// Imports the binding `id`.
+pub async fn import(
+    remote: &Remote<'_>,
+    defaults: &ProviderDefaults,
+    id: &str,
+) -> Result<(Binding, Diagnostics), Diagnostics> {
+    let (namespace, name) = parse_id(id)?;
+    let fail = |error| Diagnostics::from(diagnostics::read_failed(id, &error));
+    let account = remote
+        .kube
+        .get_service_account(namespace, name)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import a binding without its ServiceAccount",
+                format!("ServiceAccount {id} does not exist, so there is no binding to import."),
+            ))
+        })?;
+    let annotations = account.metadata.annotations.clone().unwrap_or_default();
+    let (role_path, role_name) = annotations
+        .get(irsa::ROLE_ARN_ANNOTATION)
+        .and_then(|arn| role_path_and_name(arn))
+        .unwrap_or_else(|| {
+            (
+                DEFAULT_ROLE_PATH.to_string(),
+                naming::default_role_name(namespace, name),
+            )
+        });
+    let role = remote
+        .iam
+        .get_role(&role_name)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let admitted = role.as_ref().and_then(|r| trust::admits(&r.trust_policy));
+    let oidc_provider_arn = admitted
+        .as_ref()
+        .map(|a| a.oidc_provider_arn.clone())
+        .or_else(|| defaults.oidc_provider_arn.clone())
+        .ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot tell which OIDC provider the binding uses",
+                format!(
+                    "Neither a trust policy of IAM role {role_name} nor the provider's \
+                     oidc_provider_arn names it."
+                ),
+            ))
+        })?;
+    let mut notes = Diagnostics::new();
+    let bindings = match remote
+        .kube
+        .list_role_bindings(ownership::MANAGED_BY_LABEL, ownership::MANAGED_BY)
+        .await
+    {
+        Ok(bindings) => bindings,
+        // Without the right to list RoleBindings cluster-wide the grants cannot be found; an
+        // apply takes the binding's own Roles and RoleBindings over when it meets them.
+        Err(error) if error.kind == KubeErrorKind::Forbidden => {
+            notes.push(Diagnostic::warning(
+                "Grants were not imported",
+                format!(
+                    "Listing RoleBindings in all namespaces was refused ({error}), so the \
+                     grants of {id} could not be found. Add the grant blocks to the \
+                     configuration: the next apply recognises the binding's own Roles and \
+                     RoleBindings by their marks and takes them over."
+                ),
+            ));
+            Vec::new()
+        }
+        Err(error) => return Err(fail(error.into())),
+    };
+    let mut grant_namespaces: Vec<String> = bindings
+        .iter()
+        .filter(|b| objects::owned_by(&b.metadata.annotations.clone().unwrap_or_default(), id))
+        .filter_map(|b| b.metadata.namespace.clone())
+        .collect();
+    grant_namespaces.sort();
+    grant_namespaces.dedup();
+
+    let basis = Binding {
+        namespace: namespace.to_string(),
+        service_account_name: name.to_string(),
+        oidc_provider_arn,
+        role_name,
+        role_path,
+        role_description: None,
+        max_session_duration: DEFAULT_MAX_SESSION_DURATION,
+        permissions_boundary_arn: None,
+        tags: None,
+        tags_all: Default::default(),
+        managed_policy_arns: None,
+        inline_policies: None,
+        audience: admitted
+            .as_ref()
+            .and_then(|a| a.audience.clone())
+            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
+        labels: None,
+        annotations: None,
+        automount_service_account_token: None,
+        sts_regional_endpoints: None,
+        token_expiration: None,
+        adopt_existing_service_account: false,
+        allow_wildcards: false,
+        grants: grant_namespaces
+            .into_iter()
+            .map(|namespace| Grant {
+                namespace,
+                ..Grant::default()
+            })
+            .collect(),
+        verify: None,
+        role_arn: role.as_ref().map(|r| r.arn.clone()).unwrap_or_default(),
+        role_unique_id: None,
+        trust_policy: None,
+        service_account_uid: None,
+        service_account_adopted: None,
+        irsa_annotations: Default::default(),
+        runner_config_toml: String::new(),
+        verified_identity_arn: None,
+    };
+    let (observed, mut warnings) = observe(remote, &basis, Scope::Everything)
+        .await
+        .map_err(fail)?;
+    warnings.extend(notes);
+    let mut state = reconcile(&basis, &observed, &remote.default_tags, Scope::Everything)
+        .expect("the ServiceAccount exists");
+    for grant in &mut state.grants {
+        let rules = grant.role_rules.clone().unwrap_or_default();
+        let (preset, explicit) = infer_preset(&rules);
+        grant.preset = preset;
+        grant.rules = explicit;
+        grant.allow_wildcards_needed(&mut state.allow_wildcards);
+    }
+    let grant_namespaces: Vec<&str> = state.grants.iter().map(|g| g.namespace.as_str()).collect();
+    state.runner_config_toml = irsa::runner_config_toml(namespace, name, &grant_namespaces);
+    Ok((state, warnings))
+}
+
+/// `NAMESPACE/NAME`, both valid Kubernetes names.
+fn parse_id(id: &str) -> Result<(&str, &str), Diagnostics> {
+    let invalid = |why: String| {
+        Diagnostics::from(Diagnostic::error(
+            "Invalid import id",
+            format!(
+                "{id:?} is not an import id for gitlabrunner_irsa_binding: {why}. Use \
+                 NAMESPACE/SERVICE_ACCOUNT_NAME, e.g. gitlab-runner/gitlab-runner."
+            ),
+        ))
+    };
+    let (namespace, name) = id
+        .split_once('/')
+        .ok_or_else(|| invalid("it has no '/'".to_string()))?;
+    dns1123_label(namespace).map_err(|why| invalid(format!("the namespace is invalid: {why}")))?;
+    dns1123_subdomain(name)
+        .map_err(|why| invalid(format!("the ServiceAccount name is invalid: {why}")))?;
+    Ok((namespace, name))
+}
+
+/// The path and name of a role ARN (`arn:P:iam::A:role/PATH/NAME`).
+fn role_path_and_name(arn: &str) -> Option<(String, String)> {
+    let arn = Arn::parse(arn).ok()?;
+    let rest = arn.resource.strip_prefix("role")?;
+    let (path, name) = rest.rsplit_once('/')?;
+    Some((format!("{path}/"), name.to_string()))
+}
+
+/// The preset and explicit rules that produce `rules`: the `kubernetes-executor` preset when
+/// they start with its rules, else explicit rules only.
+fn infer_preset(rules: &[RbacRule]) -> (Option<String>, Vec<RuleBlock>) {
+    let preset = presets::rules(presets::KUBERNETES_EXECUTOR).unwrap_or_default();
+    match rules.strip_prefix(preset.as_slice()) {
+        Some(rest) => (
+            Some(presets::KUBERNETES_EXECUTOR.to_string()),
+            rest.iter().map(RuleBlock::from_rule).collect(),
+        ),
+        None => (None, rules.iter().map(RuleBlock::from_rule).collect()),
+    }
+}
+
+impl Grant {
+    /// Sets `allow` when an imported grant's explicit rules use a wildcard.
+    fn allow_wildcards_needed(&self, allow: &mut bool) {
+        let wildcard = |items: &[String]| items.iter().any(|i| i.contains('*'));
+        if self
+            .rules
+            .iter()
+            .any(|r| wildcard(&r.api_groups) || wildcard(&r.resources) || wildcard(&r.verbs))
+        {
+            *allow = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_ids_are_namespace_slash_name() {
+        assert_eq!(parse_id("ci/runner").unwrap(), ("ci", "runner"));
+        for bad in ["runner", "CI/runner", "ci/", "/runner", "ci/run/ner"] {
+            let diags = parse_id(bad).unwrap_err();
+            assert_eq!(diags.0[0].summary, "Invalid import id", "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_arns_split_into_path_and_name() {
+        assert_eq!(
+            role_path_and_name("arn:aws:iam::123456789012:role/ci/runners/manager"),
+            Some(("/ci/runners/".to_string(), "manager".to_string()))
+        );
+        assert_eq!(
+            role_path_and_name("arn:aws-us-gov:iam::123456789012:role/manager"),
+            Some(("/".to_string(), "manager".to_string()))
+        );
+        assert_eq!(role_path_and_name("arn:aws:iam::123456789012:user/x"), None);
+    }
+
+    #[test]
+    fn preset_is_recognised_with_extra_rules_after_it() {
+        let mut rules = presets::rules(presets::KUBERNETES_EXECUTOR).unwrap();
+        rules.push(RbacRule::core("configmaps", &["get"]));
+        let (preset, explicit) = infer_preset(&rules);
+        assert_eq!(preset.as_deref(), Some(presets::KUBERNETES_EXECUTOR));
+        assert_eq!(explicit.len(), 1);
+        let (preset, explicit) = infer_preset(&rules[1..]);
+        assert_eq!(preset, None);
+        assert_eq!(explicit.len(), 8);
+    }
+}

@@ -1,0 +1,215 @@
+//! `gitlabrunner_irsa_binding`: the IAM role with its OIDC trust policy, the annotated
+//! ServiceAccount and namespaced RBAC, managed as one unit.
+//!
+//! - [`schema`], [`model`]: what users write and what state holds, typed.
+//! - [`validate`] and [`plan`]: every check and every value known before any API call.
+//! - [`naming`], [`trust`], [`presets`], [`irsa`], [`objects`]: the pure builders.
+//! - [`remote`]: the operations on IAM, STS and Kubernetes as traits; [`iam`] and [`kube`]
+//!   implement them over the real clients.
+//! - [`create`], [`read`], [`update`], [`delete`], [`import`], [`verify`]: the orchestration,
+//!   built from [`steps`], with the [`journal`] for rollback and [`state`] for truthful state.
+
+pub mod create;
+pub mod delete;
+pub mod diagnostics;
+pub mod error;
+pub mod iam;
+pub mod import;
+pub mod irsa;
+pub mod journal;
+pub mod kube;
+pub mod model;
+pub mod naming;
+pub mod objects;
+pub mod plan;
+pub mod presets;
+pub mod read;
+pub mod remote;
+pub mod schema;
+pub mod state;
+pub mod steps;
+pub mod trust;
+pub mod update;
+pub mod validate;
+pub mod verify;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod moto_tests;
+#[cfg(test)]
+mod orchestration_tests;
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod validate_tests;
+
+use async_trait::async_trait;
+
+use crate::codec::{Diagnostic, Diagnostics, Schema, Value};
+use crate::framework::{
+    ApplyOutcome, Context, ImportOutcome, PlanContext, PlannedChange, ReadOutcome, Resource,
+};
+use crate::kubernetes::KubeClient;
+use crate::retry::Backoff;
+
+use self::create::Outcome;
+use self::iam::{SdkIam, SdkSts};
+use self::kube::ClientKube;
+use self::model::Binding;
+use self::plan::ProviderDefaults;
+use self::remote::Remote;
+
+/// The resource type.
+pub struct IrsaBinding;
+
+/// The resource type name.
+pub const TYPE_NAME: &str = "gitlabrunner_irsa_binding";
+
+/// The real clients of one operation.
+struct Clients {
+    iam: SdkIam,
+    sts: SdkSts,
+    kube: ClientKube,
+}
+
+impl Clients {
+    async fn new(ctx: &Context) -> Result<Clients, Diagnostic> {
+        let provider = &ctx.provider;
+        Ok(Clients {
+            iam: SdkIam::new(provider.iam().await?),
+            sts: SdkSts::new(provider.sts().await?),
+            kube: ClientKube::new(KubeClient::new(provider.kube().await?, ctx.cancel.clone())),
+        })
+    }
+
+    fn remote(&self, ctx: &Context) -> Remote<'_> {
+        Remote {
+            iam: &self.iam,
+            sts: &self.sts,
+            kube: &self.kube,
+            fanout: ctx.provider.fanout,
+            cancel: ctx.cancel.clone(),
+            propagation: Backoff::IAM_PROPAGATION,
+            default_tags: ctx.provider.default_tags.clone(),
+        }
+    }
+}
+
+fn defaults(ctx: &Context) -> ProviderDefaults {
+    ProviderDefaults {
+        region: ctx.provider.region.clone(),
+        oidc_provider_arn: ctx.provider.default_oidc_provider_arn.clone(),
+        default_tags: ctx.provider.default_tags.clone(),
+    }
+}
+
+fn apply_outcome(outcome: Outcome) -> ApplyOutcome {
+    ApplyOutcome {
+        new_state: outcome.state.map_or(Value::Null, |s| s.to_value()),
+        diagnostics: outcome.diagnostics,
+    }
+}
+
+#[async_trait]
+impl Resource for IrsaBinding {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate::validate(config)
+    }
+
+    async fn modify_plan(&self, ctx: &PlanContext, change: &mut PlannedChange) -> Diagnostics {
+        plan::modify_plan(&defaults(ctx), change)
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {
+        let clients = match Clients::new(ctx).await {
+            Ok(clients) => clients,
+            Err(diag) => {
+                return ApplyOutcome {
+                    new_state: Value::Null,
+                    diagnostics: diag.into(),
+                };
+            }
+        };
+        let planned = Binding::from_value(planned);
+        apply_outcome(create::create(&clients.remote(ctx), &planned).await)
+    }
+
+    async fn update(&self, ctx: &Context, prior: &Value, planned: &Value) -> ApplyOutcome {
+        let clients = match Clients::new(ctx).await {
+            Ok(clients) => clients,
+            Err(diag) => {
+                return ApplyOutcome {
+                    new_state: prior.clone(),
+                    diagnostics: diag.into(),
+                };
+            }
+        };
+        let (prior, planned) = (Binding::from_value(prior), Binding::from_value(planned));
+        apply_outcome(update::update(&clients.remote(ctx), &prior, &planned).await)
+    }
+
+    async fn delete(&self, ctx: &Context, prior: &Value) -> ApplyOutcome {
+        let clients = match Clients::new(ctx).await {
+            Ok(clients) => clients,
+            Err(diag) => {
+                return ApplyOutcome {
+                    new_state: prior.clone(),
+                    diagnostics: diag.into(),
+                };
+            }
+        };
+        let prior = Binding::from_value(prior);
+        apply_outcome(delete::delete(&clients.remote(ctx), &prior).await)
+    }
+
+    async fn read(&self, ctx: &Context, current: &Value) -> ReadOutcome {
+        let clients = match Clients::new(ctx).await {
+            Ok(clients) => clients,
+            Err(diag) => {
+                return ReadOutcome {
+                    state: current.clone(),
+                    diagnostics: diag.into(),
+                };
+            }
+        };
+        let current = Binding::from_value(current);
+        let (state, diagnostics) = read::read(&clients.remote(ctx), &current).await;
+        ReadOutcome {
+            state: state.map_or(Value::Null, |s| s.to_value()),
+            diagnostics,
+        }
+    }
+
+    async fn import(&self, ctx: &Context, id: &str) -> ImportOutcome {
+        let clients = match Clients::new(ctx).await {
+            Ok(clients) => clients,
+            Err(diag) => {
+                return ImportOutcome {
+                    state: Value::Null,
+                    diagnostics: diag.into(),
+                };
+            }
+        };
+        match import::import(&clients.remote(ctx), &defaults(ctx), id).await {
+            Ok((state, diagnostics)) => ImportOutcome {
+                state: state.to_value(),
+                diagnostics,
+            },
+            Err(diagnostics) => ImportOutcome {
+                state: Value::Null,
+                diagnostics,
+            },
+        }
+    }
+}

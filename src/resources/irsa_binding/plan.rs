@@ -1,0 +1,324 @@
+//! Plan-time work: resolve what the provider block supplies (OIDC provider ARN, default tags),
+//! check it against the provider's region, and compute everything that is known before apply
+//! (role name and ARN, trust policy, tags, annotations, RBAC names and rules, runner config),
+//! comparing policy documents by meaning so that formatting never shows as a change.
+
+use std::collections::BTreeMap;
+
+use crate::aws::{OidcProviderArn, Partition, arn, policy};
+use crate::codec::{AttributePath, Diagnostics, Value};
+use crate::framework::PlannedChange;
+
+use super::model::{RbacRule, RuleBlock};
+use super::{irsa, naming, presets, trust};
+
+/// What the provider block contributes to a plan.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderDefaults {
+    /// The AWS region, if known.
+    pub region: Option<String>,
+    /// The provider's `oidc_provider_arn`.
+    pub oidc_provider_arn: Option<String>,
+    /// The provider's `default_tags`.
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl ProviderDefaults {
+    fn partition(&self) -> Option<Partition> {
+        self.region.as_deref().and_then(Partition::from_region)
+    }
+}
+
+/// Completes the framework's plan (see the module docs).
+pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if change.is_destroy() {
+        return diags;
+    }
+    let config = change.config.clone();
+    let prior = change.prior.clone();
+    let namespace = config.get("namespace").clone();
+    let service_account = config.get("service_account_name").clone();
+    let identity = known_pair(&namespace, &service_account);
+
+    change.set(
+        "id",
+        identity.map_or(Value::Unknown, |(ns, sa)| naming::identity(ns, sa).into()),
+    );
+
+    // The OIDC provider: configured, else the provider's default.
+    let oidc_value = match config.get("oidc_provider_arn") {
+        Value::Null => Value::opt_string(defaults.oidc_provider_arn.clone()),
+        other => other.clone(),
+    };
+    if oidc_value.is_null() {
+        diags.error_at(
+            AttributePath::new("oidc_provider_arn"),
+            "Missing OIDC provider ARN",
+            "Neither the resource nor the provider block sets oidc_provider_arn. Set it to \
+             the ARN of the cluster's IAM OIDC identity provider (the \
+             gitlabrunner_oidc_provider data source looks it up).",
+        );
+        return diags;
+    }
+    change.set("oidc_provider_arn", oidc_value.clone());
+    let oidc = match oidc_value.as_str().map(OidcProviderArn::parse) {
+        Some(Ok(oidc)) => Some(oidc),
+        Some(Err(why)) => {
+            diags.error_at(
+                AttributePath::new("oidc_provider_arn"),
+                "Invalid OIDC provider ARN",
+                format!("The provider's oidc_provider_arn is not a valid ARN: {why}."),
+            );
+            return diags;
+        }
+        None => None,
+    };
+    if let (Some(oidc), Some(partition)) = (&oidc, defaults.partition())
+        && oidc.partition != partition
+    {
+        diags.error_at(
+            AttributePath::new("oidc_provider_arn"),
+            "OIDC provider in another partition",
+            format!(
+                "The OIDC provider {oidc} is in partition {}, but the provider's region {} is \
+                 in partition {partition}. IAM roles cannot trust an identity provider of \
+                 another partition; use the OIDC provider of a cluster in {partition}, or \
+                 configure the provider for its region.",
+                oidc.partition,
+                defaults.region.as_deref().unwrap_or_default(),
+            ),
+        );
+        return diags;
+    }
+
+    // The role's name and ARN.
+    let role_name = match config.get("role_name") {
+        Value::Null => identity.map_or(Value::Unknown, |(ns, sa)| {
+            naming::default_role_name(ns, sa).into()
+        }),
+        other => other.clone(),
+    };
+    change.set("role_name", role_name.clone());
+    let role_path = change.planned.get("role_path").clone();
+    let role_arn = match (&oidc, role_path.as_str(), role_name.as_str()) {
+        (Some(oidc), Some(path), Some(name)) => {
+            Value::from(arn::role_arn(oidc.partition, &oidc.account, path, name))
+        }
+        _ => Value::Unknown,
+    };
+    change.set("role_arn", role_arn.clone());
+
+    // The trust policy; a prior document that means the same is kept as it is.
+    let audience = change.planned.get("audience").clone();
+    let trust_policy = match (&oidc, identity, audience.as_str()) {
+        (Some(oidc), Some((ns, sa)), Some(audience)) => {
+            let built = trust::document_text(oidc, ns, sa, audience);
+            match prior.get("trust_policy").as_str() {
+                Some(previous) if policy::equivalent(previous, &built) => previous.into(),
+                _ => built.into(),
+            }
+        }
+        _ => Value::Unknown,
+    };
+    change.set("trust_policy", trust_policy);
+
+    // Tags: the provider's defaults with the resource's over them.
+    let tags = config.get("tags");
+    let tags_all = if tags.is_wholly_known() {
+        let mut all = defaults.default_tags.clone();
+        all.extend(tags.string_entries());
+        if all.len() > 48 {
+            diags.error_at(
+                AttributePath::new("tags"),
+                "Too many tags",
+                format!(
+                    "With the provider's default_tags the role would carry {} tags; IAM allows \
+                     50 per role and the provider uses 2 to mark ownership.",
+                    all.len()
+                ),
+            );
+        }
+        Value::string_map(all)
+    } else {
+        Value::Unknown
+    };
+    change.set("tags_all", tags_all);
+
+    // The ServiceAccount's IRSA annotations.
+    let sts_regional = config.get("sts_regional_endpoints");
+    let token_expiration = config.get("token_expiration");
+    let irsa_annotations = match (role_arn.as_str(), audience.as_str()) {
+        (Some(role_arn), Some(audience))
+            if !sts_regional.is_unknown() && !token_expiration.is_unknown() =>
+        {
+            Value::string_map(irsa::annotations(
+                role_arn,
+                audience,
+                sts_regional.as_bool(),
+                token_expiration.as_i64(),
+            ))
+        }
+        _ => Value::Unknown,
+    };
+    change.set("irsa_annotations", irsa_annotations);
+
+    // RBAC: names and rules per grant, and the runner's config that follows from them.
+    plan_grants(identity, &mut change.planned);
+    let grant_namespaces: Option<Vec<String>> =
+        change
+            .planned
+            .get("grant")
+            .as_elements()
+            .and_then(|grants| {
+                grants
+                    .iter()
+                    .map(|g| g.get("namespace").as_str().map(str::to_string))
+                    .collect()
+            });
+    let runner_config = match (identity, &grant_namespaces) {
+        (Some((ns, sa)), Some(grants)) => {
+            let grants: Vec<&str> = grants.iter().map(String::as_str).collect();
+            Value::from(irsa::runner_config_toml(ns, sa, &grants))
+        }
+        _ => Value::Unknown,
+    };
+    change.set("runner_config_toml", runner_config);
+
+    keep_equivalent_inline_policies(&prior, &config, &mut change.planned);
+    plan_created_identifiers(&prior, &config, &mut change.planned, change.prior.is_null());
+
+    // Verification runs with every apply that changes something.
+    let verified = if config.get("verify").is_null() {
+        Value::Null
+    } else if prior.is_null() || !unchanged_apart_from_verification(&prior, &change.planned) {
+        Value::Unknown
+    } else {
+        prior.get("verified_identity_arn").clone()
+    };
+    change.set("verified_identity_arn", verified);
+    diags
+}
+
+fn known_pair<'a>(a: &'a Value, b: &'a Value) -> Option<(&'a str, &'a str)> {
+    Some((a.as_str()?, b.as_str()?))
+}
+
+/// Sets each grant's Role and RoleBinding names and its rules.
+fn plan_grants(identity: Option<(&str, &str)>, planned: &mut Value) {
+    let Value::List(grants) = planned.attr_mut("grant") else {
+        return;
+    };
+    for grant in grants.iter_mut().filter(|g| matches!(g, Value::Object(_))) {
+        let name = identity.map_or(Value::Unknown, |(ns, sa)| naming::rbac_name(ns, sa).into());
+        grant.set_attr("role_name", name.clone());
+        grant.set_attr("role_binding_name", name);
+        let preset = grant.get("preset").clone();
+        let rules = grant.get("rule").clone();
+        let role_rules = if preset.is_unknown() || !rules.is_wholly_known() {
+            Value::Unknown
+        } else {
+            let explicit: Vec<RbacRule> = rules
+                .as_elements()
+                .unwrap_or_default()
+                .iter()
+                .map(|rule| {
+                    RuleBlock {
+                        api_groups: rule.get("api_groups").string_elements(),
+                        resources: rule.get("resources").string_elements(),
+                        verbs: rule.get("verbs").string_elements(),
+                        resource_names: Some(rule.get("resource_names").string_elements()),
+                    }
+                    .rule()
+                })
+                .collect();
+            Value::List(
+                presets::effective_rules(preset.as_str(), &explicit)
+                    .iter()
+                    .map(rule_value)
+                    .collect(),
+            )
+        };
+        grant.set_attr("role_rules", role_rules);
+    }
+}
+
+fn rule_value(rule: &RbacRule) -> Value {
+    Value::object([
+        ("api_groups", Value::string_list(&rule.api_groups)),
+        ("resources", Value::string_list(&rule.resources)),
+        ("verbs", Value::string_list(&rule.verbs)),
+        ("resource_names", Value::string_list(&rule.resource_names)),
+    ])
+}
+
+/// Plans the prior `inline_policies` when every configured document means the same as the
+/// prior one (Terraform accepts the prior value in place of an equivalent configured one).
+fn keep_equivalent_inline_policies(prior: &Value, config: &Value, planned: &mut Value) {
+    let (Some(before), Some(after)) = (
+        prior.get("inline_policies").as_map(),
+        config.get("inline_policies").as_map(),
+    ) else {
+        return;
+    };
+    if !config.get("inline_policies").is_wholly_known() {
+        return;
+    }
+    let same_names = before.len() == after.len() && before.keys().all(|k| after.contains_key(k));
+    let same_meaning = same_names
+        && before.iter().all(
+            |(name, document)| match (document.as_str(), after[name].as_str()) {
+                (Some(a), Some(b)) => policy::equivalent(a, b),
+                _ => false,
+            },
+        );
+    if same_meaning {
+        planned.set_attr("inline_policies", prior.get("inline_policies").clone());
+    }
+}
+
+/// The identifiers IAM and Kubernetes assign: unknown when apply will create the object.
+fn plan_created_identifiers(prior: &Value, config: &Value, planned: &mut Value, create: bool) {
+    let role_recreated = create
+        || prior.get("role_unique_id").is_null()
+        || !planned.get("role_name").is_wholly_known()
+        || !planned.get("role_path").is_wholly_known()
+        || prior.get("role_name") != planned.get("role_name")
+        || prior.get("role_path") != planned.get("role_path");
+    planned.set_attr(
+        "role_unique_id",
+        if role_recreated {
+            Value::Unknown
+        } else {
+            prior.get("role_unique_id").clone()
+        },
+    );
+    let account_created = create || prior.get("service_account_uid").is_null();
+    planned.set_attr(
+        "service_account_uid",
+        if account_created {
+            Value::Unknown
+        } else {
+            prior.get("service_account_uid").clone()
+        },
+    );
+    let adopted = if !account_created && !prior.get("service_account_adopted").is_null() {
+        prior.get("service_account_adopted").clone()
+    } else {
+        match config.get("adopt_existing_service_account") {
+            Value::Bool(true) | Value::Unknown => Value::Unknown,
+            _ => Value::Bool(false),
+        }
+    };
+    planned.set_attr("service_account_adopted", adopted);
+}
+
+fn unchanged_apart_from_verification(prior: &Value, planned: &Value) -> bool {
+    let (Some(before), Some(after)) = (prior.as_object(), planned.as_object()) else {
+        return false;
+    };
+    before
+        .iter()
+        .filter(|(name, _)| name.as_str() != "verified_identity_arn")
+        .all(|(name, value)| after.get(name).is_some_and(|v| v.semantically_equal(value)))
+}

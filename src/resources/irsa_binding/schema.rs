@@ -1,0 +1,387 @@
+//! The schema of `gitlabrunner_irsa_binding`. Its descriptions are the attribute reference of
+//! `docs/resources/irsa_binding.md`.
+
+use crate::codec::{Attribute, Block, NestedBlock, Nesting, Schema, Type, Value};
+
+/// The default `audience`: what the EKS Pod Identity Webhook requests for projected tokens.
+pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+/// The default `max_session_duration` in seconds (IAM's default).
+pub const DEFAULT_MAX_SESSION_DURATION: i64 = 3600;
+/// The default `role_path`.
+pub const DEFAULT_ROLE_PATH: &str = "/";
+
+/// The resource schema.
+pub fn schema() -> Schema {
+    Schema::new(0, root())
+}
+
+fn root() -> Block {
+    Block::new(
+        "One IRSA wiring for GitLab Runner on EKS, managed as a unit: an **IAM role** whose trust \
+         policy admits exactly one Kubernetes ServiceAccount through the cluster's IAM OIDC \
+         provider, that **ServiceAccount** annotated with the role's ARN, and a namespaced \
+         **Role and RoleBinding** in every namespace listed in a `grant` block. Created all or \
+         nothing, checked for drift in every part, and repaired in place.",
+    )
+    .attr(
+        Attribute::computed(
+            "id",
+            Type::String,
+            "`NAMESPACE/SERVICE_ACCOUNT_NAME`: the ServiceAccount this binding is about, also \
+             the import id.",
+        )
+        .use_state_for_unknown(),
+    )
+    .attr(
+        Attribute::required(
+            "namespace",
+            Type::String,
+            "Namespace of the ServiceAccount (a DNS-1123 label: lower-case letters, digits and \
+             `-`, at most 63 characters). The namespace must exist.",
+        )
+        .requires_replace(),
+    )
+    .attr(
+        Attribute::required(
+            "service_account_name",
+            Type::String,
+            "Name of the ServiceAccount the runner (or its job pods) runs as (a DNS-1123 \
+             subdomain, at most 253 characters). It is the `sub` the trust policy admits: \
+             `system:serviceaccount:NAMESPACE:NAME`.",
+        )
+        .requires_replace(),
+    )
+    .attr(Attribute::optional_computed(
+        "oidc_provider_arn",
+        Type::String,
+        "ARN of the cluster's IAM OIDC identity provider, \
+         `arn:PARTITION:iam::ACCOUNT:oidc-provider/ISSUER_HOST/PATH` (e.g. from the \
+         `gitlabrunner_oidc_provider` data source). Defaults to the provider's \
+         `oidc_provider_arn`. The role's partition and account and the trust condition keys \
+         (`ISSUER_HOST/PATH:sub`, `ISSUER_HOST/PATH:aud`) all come from it; its partition must \
+         match the provider's region.",
+    ))
+    .attr(Attribute::optional_computed(
+        "role_name",
+        Type::String,
+        "Name of the IAM role (1-64 characters of `A-Za-z0-9+=,.@_-`). Defaults to \
+         `NAMESPACE-SERVICE_ACCOUNT_NAME`, shortened to 64 characters with a stable 8-character \
+         hash suffix when longer. Role names are unique per AWS account: set it when several \
+         clusters in one account use the same namespace and ServiceAccount name. Changing it \
+         creates the new role first, switches the ServiceAccount annotation, then deletes the \
+         old role.",
+    ))
+    .attr(Attribute::with_default(
+        "role_path",
+        Type::String,
+        DEFAULT_ROLE_PATH.into(),
+        "Path of the IAM role: `/` or `/segment/.../` (at most 512 characters). IAM cannot \
+         move a role, so changing the path deletes the role and creates it again under the \
+         new path.",
+    ))
+    .attr(Attribute::optional(
+        "role_description",
+        Type::String,
+        "Description of the IAM role (at most 1000 characters).",
+    ))
+    .attr(Attribute::with_default(
+        "max_session_duration",
+        Type::Number,
+        Value::int(DEFAULT_MAX_SESSION_DURATION),
+        "Maximum session duration of the role in seconds, 3600 to 43200.",
+    ))
+    .attr(Attribute::optional(
+        "permissions_boundary_arn",
+        Type::String,
+        "ARN of a managed policy set as the role's permissions boundary.",
+    ))
+    .attr(Attribute::optional(
+        "tags",
+        Type::map(Type::String),
+        "Tags on the IAM role, merged over the provider's `default_tags`. The keys \
+         `managed-by` and `terraform-provider-gitlabrunner/owner` are reserved: the provider \
+         sets them to mark the role as this binding's.",
+    ))
+    .attr(Attribute::computed(
+        "tags_all",
+        Type::map(Type::String),
+        "All tags of the role except the ownership markers: the provider's `default_tags` \
+         with `tags` over them.",
+    ))
+    .attr(Attribute::optional(
+        "managed_policy_arns",
+        Type::set(Type::String),
+        "ARNs of managed policies to attach to the role (at most 20). Policies attached \
+         outside this binding (for example by `gitlabrunner_cache`) are left alone; removing \
+         an ARN here detaches it.",
+    ))
+    .attr(Attribute::optional(
+        "inline_policies",
+        Type::map(Type::String),
+        "Inline policies of the role: policy name to JSON document (e.g. from `jsonencode` or \
+         `aws_iam_policy_document`). Documents are compared by meaning, so key order, \
+         whitespace and single-value-versus-list forms never show as a change. Inline \
+         policies with other names (for example the one `gitlabrunner_cache` writes) are left \
+         alone.",
+    ))
+    .attr(Attribute::with_default(
+        "audience",
+        Type::String,
+        DEFAULT_AUDIENCE.into(),
+        "The token audience the trust policy requires (`ISSUER:aud`, matched exactly with \
+         `StringEquals`). When it is not `sts.amazonaws.com`, the ServiceAccount is also \
+         annotated `eks.amazonaws.com/audience` so that the EKS Pod Identity Webhook requests \
+         tokens for it.",
+    ))
+    .attr(Attribute::optional(
+        "labels",
+        Type::map(Type::String),
+        "Extra labels on the ServiceAccount. `app.kubernetes.io/managed-by` is reserved. Only \
+         the keys listed here are managed: labels others add are left alone.",
+    ))
+    .attr(Attribute::optional(
+        "annotations",
+        Type::map(Type::String),
+        "Extra annotations on the ServiceAccount. The `eks.amazonaws.com/...` keys the \
+         binding sets itself (see `irsa_annotations`) and \
+         `terraform-provider-gitlabrunner/owner` are reserved. Only the keys listed here are \
+         managed.",
+    ))
+    .attr(Attribute::optional(
+        "automount_service_account_token",
+        Type::Bool,
+        "Sets `automountServiceAccountToken` on the ServiceAccount. Set `false` for job pods \
+         that need AWS but no Kubernetes API access. Left unmanaged when unset.",
+    ))
+    .attr(Attribute::optional(
+        "sts_regional_endpoints",
+        Type::Bool,
+        "Sets the `eks.amazonaws.com/sts-regional-endpoints` annotation, which makes pods use \
+         the regional STS endpoint.",
+    ))
+    .attr(Attribute::optional(
+        "token_expiration",
+        Type::Number,
+        "Sets the `eks.amazonaws.com/token-expiration` annotation: lifetime in seconds of the \
+         projected token the webhook mounts, 3600 to 86400.",
+    ))
+    .attr(Attribute::with_default(
+        "adopt_existing_service_account",
+        Type::Bool,
+        false.into(),
+        "Take over a ServiceAccount that already exists (for example one the gitlab-runner \
+         Helm chart made) instead of failing. The binding then writes only its own fields, \
+         with server-side apply, and on destroy removes exactly those fields instead of \
+         deleting the ServiceAccount.",
+    ))
+    .attr(Attribute::with_default(
+        "allow_wildcards",
+        Type::Bool,
+        false.into(),
+        "Allow `*` in the `api_groups`, `resources` or `verbs` of `rule` blocks. Refused by \
+         default: a wildcard grants far more than a runner needs.",
+    ))
+    .attr(Attribute::computed(
+        "role_arn",
+        Type::String,
+        "ARN of the IAM role, known at plan time: \
+         `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`.",
+    ))
+    .attr(
+        Attribute::computed(
+            "role_unique_id",
+            Type::String,
+            "The role's unique id (`AROA...`), as IAM assigned it.",
+        )
+        .use_state_for_unknown(),
+    )
+    .attr(Attribute::computed(
+        "trust_policy",
+        Type::String,
+        "The role's trust policy as JSON: `sts:AssumeRoleWithWebIdentity` for the OIDC \
+         provider, with `StringEquals` on `ISSUER:sub` = \
+         `system:serviceaccount:NAMESPACE:NAME` and `ISSUER:aud` = `audience`.",
+    ))
+    .attr(
+        Attribute::computed(
+            "service_account_uid",
+            Type::String,
+            "The ServiceAccount's uid, as Kubernetes assigned it.",
+        )
+        .use_state_for_unknown(),
+    )
+    .attr(
+        Attribute::computed(
+            "service_account_adopted",
+            Type::Bool,
+            "Whether the binding took over a ServiceAccount that already existed (then destroy \
+             removes only the binding's fields) rather than creating it (then destroy deletes \
+             it).",
+        )
+        .use_state_for_unknown(),
+    )
+    .attr(Attribute::computed(
+        "irsa_annotations",
+        Type::map(Type::String),
+        "The annotations the binding itself maintains on the ServiceAccount: \
+         `eks.amazonaws.com/role-arn`, and `eks.amazonaws.com/audience`, \
+         `eks.amazonaws.com/sts-regional-endpoints`, `eks.amazonaws.com/token-expiration` when \
+         configured. A change made outside Terraform shows here.",
+    ))
+    .attr(Attribute::computed(
+        "runner_config_toml",
+        Type::String,
+        "The `[runners.kubernetes]` lines of the runner's `config.toml` that go with this \
+         binding. With `grant` blocks (a runner manager's binding): `namespace` is the first \
+         grant's namespace and, with several grants, `namespace_overwrite_allowed` admits \
+         exactly the granted namespaces. Without grants (a job pods' binding): `namespace` and \
+         `service_account` name this ServiceAccount.",
+    ))
+    .attr(Attribute::computed(
+        "verified_identity_arn",
+        Type::String,
+        "With a `verify` block: the assumed-role ARN STS returned when the last apply \
+         exchanged a ServiceAccount token for role credentials. Null without `verify`.",
+    ))
+    .block(grant_block())
+    .block(verify_block())
+}
+
+fn grant_block() -> NestedBlock {
+    let rule = Block::new(
+        "An explicit RBAC rule, added after the preset's rules (Kubernetes `PolicyRule`).",
+    )
+    .attr(Attribute::required(
+        "api_groups",
+        Type::list(Type::String),
+        "API groups, e.g. `[\"\"]` for the core group or `[\"apps\"]`.",
+    ))
+    .attr(Attribute::required(
+        "resources",
+        Type::list(Type::String),
+        "Resources (plural, lower case), with subresources as `pods/log`.",
+    ))
+    .attr(Attribute::required(
+        "verbs",
+        Type::list(Type::String),
+        "Verbs: `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, ...",
+    ))
+    .attr(Attribute::optional(
+        "resource_names",
+        Type::list(Type::String),
+        "Restricts the rule to objects of these names (not effective for `create`, `list`, \
+         `watch` or `deletecollection`).",
+    ));
+    let rule_object = Type::object([
+        ("api_groups", Type::list(Type::String)),
+        ("resources", Type::list(Type::String)),
+        ("verbs", Type::list(Type::String)),
+        ("resource_names", Type::list(Type::String)),
+    ]);
+    let grant = Block::new(
+        "RBAC for the ServiceAccount in one namespace, where the runner manager creates job \
+         pods and secrets: a Role with the preset's rules followed by the `rule` blocks, and a \
+         RoleBinding of that Role to this ServiceAccount. Namespace-scoped only; no ClusterRole \
+         is ever created.",
+    )
+    .attr(Attribute::required(
+        "namespace",
+        Type::String,
+        "The namespace (must exist). Each namespace may appear in one grant only.",
+    ))
+    .attr(Attribute::optional(
+        "preset",
+        Type::String,
+        "A named rule set. `kubernetes-executor`: exactly the permissions GitLab documents \
+         for the runner manager of the Kubernetes executor (\"Configure runner API \
+         permissions\", GitLab Runner 17.9 and later): `events` list/watch, `pods` \
+         create/delete/get/list/watch, `pods/attach` and `pods/exec` create/delete/get/patch, \
+         `pods/log` get/list, `secrets` create/delete/get/update, `serviceaccounts` get, \
+         `services` create/get; the documented `namespaces` create/delete for \
+         `namespace_per_job` is left out because a namespaced Role cannot grant it. `none`: \
+         no rules besides the `rule` blocks.",
+    ))
+    .attr(Attribute::computed(
+        "role_name",
+        Type::String,
+        "Name of the Role in this namespace (`SA_NAMESPACE.SA_NAME`, shortened with a hash \
+         suffix when longer than 253 characters). Null when the Role is missing.",
+    ))
+    .attr(Attribute::computed(
+        "role_binding_name",
+        Type::String,
+        "Name of the RoleBinding (the same as the Role). Null when it is missing or no longer \
+         binds exactly this ServiceAccount to the Role.",
+    ))
+    .attr(Attribute::computed(
+        "role_rules",
+        Type::list(rule_object),
+        "The Role's rules: the preset's followed by the `rule` blocks. A change made outside \
+         Terraform shows here.",
+    ))
+    .block(NestedBlock::new("rule", Nesting::List, rule));
+    NestedBlock::new("grant", Nesting::List, grant)
+}
+
+fn verify_block() -> NestedBlock {
+    let verify = Block::new(
+        "Check the wiring end to end after every apply: mint a short-lived token for the \
+         ServiceAccount (TokenRequest, with `audience`) and exchange it for credentials with \
+         STS `AssumeRoleWithWebIdentity`, retrying until it works or `timeout_seconds` pass \
+         (IAM changes take a few seconds to propagate). When it keeps failing, the apply fails \
+         with STS's answer; a create is then rolled back.",
+    )
+    .attr(Attribute::optional(
+        "timeout_seconds",
+        Type::Number,
+        "How long to keep trying, 5 to 900 seconds. Defaults to 120.",
+    ));
+    NestedBlock::new("verify", Nesting::Single, verify)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_identity_replaces_the_resource() {
+        let schema = schema();
+        let replacing: Vec<&str> = schema
+            .block
+            .attributes
+            .iter()
+            .filter(|a| a.requires_replace)
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(replacing, ["namespace", "service_account_name"]);
+        assert!(schema.block.blocks.iter().all(|b| !b.requires_replace));
+    }
+
+    #[test]
+    fn every_attribute_and_block_is_described() {
+        fn check(block: &Block) {
+            assert!(!block.description.is_empty());
+            for attr in &block.attributes {
+                assert!(
+                    attr.description.len() > 20,
+                    "{} lacks a description",
+                    attr.name
+                );
+            }
+            for nested in &block.blocks {
+                check(&nested.block);
+            }
+        }
+        check(&schema().block);
+    }
+
+    #[test]
+    fn the_docs_page_carries_the_current_schema() {
+        let page = include_str!("../../../docs/resources/irsa_binding.md");
+        let generated = crate::docs::render_schema(&schema());
+        assert!(
+            page.contains(generated.trim_end()),
+            "docs/resources/irsa_binding.md is stale: regenerate its schema section"
+        );
+    }
+}

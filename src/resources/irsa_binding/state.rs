@@ -1,0 +1,236 @@
+//! The state that describes what exists: a basis (the prior state, or the plan being applied)
+//! brought in line with what was observed. Parts that are missing show as null identifiers
+//! (`role_unique_id`, `service_account_uid`, a grant's `role_name`), parts that differ show
+//! their remote values, and policy documents that mean the same keep the basis's text.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::aws::policy;
+use crate::ownership;
+
+use super::irsa::{self, IRSA_ANNOTATIONS};
+use super::model::Binding;
+use super::remote::Observed;
+
+/// How much of the remote objects the state takes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Only what the basis manages: its labels, annotations, policies (others' are ignored).
+    Managed,
+    /// Everything found (import, where there is no basis yet).
+    Everything,
+}
+
+/// The state for `observed`, or `None` when nothing of the binding exists.
+pub fn reconcile(
+    basis: &Binding,
+    observed: &Observed,
+    default_tags: &BTreeMap<String, String>,
+    scope: Scope,
+) -> Option<Binding> {
+    if observed.is_empty() {
+        return None;
+    }
+    let mut state = basis.clone();
+    reconcile_role(&mut state, basis, observed, default_tags, scope);
+    reconcile_service_account(&mut state, basis, observed, scope);
+    for grant in &mut state.grants {
+        let seen = observed.grants.get(&grant.namespace);
+        let role = seen.and_then(|g| g.role.as_ref());
+        grant.role_name = role.map(|r| r.name.clone());
+        if let Some(role) = role {
+            grant.role_rules = Some(role.rules.clone());
+        }
+        grant.role_binding_name = seen
+            .and_then(|g| g.binding.as_ref())
+            .filter(|b| b.binds(&basis.namespace, &basis.service_account_name, &b.name))
+            .map(|b| b.name.clone());
+    }
+    Some(state)
+}
+
+fn reconcile_role(
+    state: &mut Binding,
+    basis: &Binding,
+    observed: &Observed,
+    default_tags: &BTreeMap<String, String>,
+    scope: Scope,
+) {
+    let Some(role) = &observed.role else {
+        state.role_unique_id = None;
+        state.trust_policy = None;
+        return;
+    };
+    state.role_name = role.name.clone();
+    state.role_path = role.path.clone();
+    state.role_arn = role.arn.clone();
+    state.role_unique_id = Some(role.role_id.clone());
+    state.trust_policy = Some(match &basis.trust_policy {
+        Some(known) if policy::equivalent(known, &role.trust_policy) => known.clone(),
+        _ => compact(&role.trust_policy),
+    });
+    state.role_description = match role.description.clone().filter(|d| !d.is_empty()) {
+        // IAM stores an empty description as none; keep the configured empty string.
+        None => basis.role_description.clone().filter(String::is_empty),
+        some => some,
+    };
+    state.max_session_duration = role.max_session_duration;
+    state.permissions_boundary_arn = role.permissions_boundary_arn.clone();
+    let remote_tags: BTreeMap<String, String> = role
+        .tags
+        .iter()
+        .filter(|(k, _)| !is_ownership_tag(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    state.tags = own_tags(&remote_tags, basis.tags.as_ref(), default_tags, scope);
+    state.tags_all = remote_tags;
+    state.managed_policy_arns = match scope {
+        Scope::Everything => non_empty_set(observed.attached.clone()),
+        Scope::Managed => basis
+            .managed_policy_arns
+            .as_ref()
+            .map(|wanted| wanted.intersection(&observed.attached).cloned().collect()),
+    };
+    state.inline_policies = match scope {
+        Scope::Everything => non_empty_map(
+            observed
+                .inline
+                .iter()
+                .map(|(name, document)| (name.clone(), compact(document)))
+                .collect(),
+        ),
+        Scope::Managed => basis.inline_policies.as_ref().map(|wanted| {
+            wanted
+                .iter()
+                .filter_map(|(name, known)| {
+                    let remote = observed.inline.get(name)?;
+                    let text = if policy::equivalent(known, remote) {
+                        known.clone()
+                    } else {
+                        compact(remote)
+                    };
+                    Some((name.clone(), text))
+                })
+                .collect()
+        }),
+    };
+}
+
+fn reconcile_service_account(
+    state: &mut Binding,
+    basis: &Binding,
+    observed: &Observed,
+    scope: Scope,
+) {
+    let Some(account) = &observed.service_account else {
+        state.service_account_uid = None;
+        return;
+    };
+    state.service_account_uid = Some(account.uid.clone());
+    state.irsa_annotations = account
+        .annotations
+        .iter()
+        .filter(|(k, _)| IRSA_ANNOTATIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match scope {
+        Scope::Managed => {
+            state.labels = tracked(basis.labels.as_ref(), &account.labels);
+            state.annotations = tracked(basis.annotations.as_ref(), &account.annotations);
+            // Managed only when configured; then the remote value, even when unset.
+            state.automount_service_account_token =
+                basis.automount_service_account_token.and(account.automount);
+        }
+        Scope::Everything => {
+            let created = account
+                .labels
+                .get(ownership::MANAGED_BY_LABEL)
+                .map(String::as_str)
+                == Some(ownership::MANAGED_BY);
+            state.labels = non_empty_map(
+                account
+                    .labels
+                    .iter()
+                    .filter(|(k, _)| !(created && k.as_str() == ownership::MANAGED_BY_LABEL))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            state.annotations = non_empty_map(
+                account
+                    .annotations
+                    .iter()
+                    .filter(|(k, _)| {
+                        !irsa::RESERVED_ANNOTATIONS.contains(&k.as_str())
+                            && !k.starts_with("kubectl.kubernetes.io/")
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            state.automount_service_account_token = account.automount;
+            state.sts_regional_endpoints = account
+                .annotations
+                .get(irsa::STS_REGIONAL_ANNOTATION)
+                .and_then(|v| v.parse().ok());
+            state.token_expiration = account
+                .annotations
+                .get(irsa::TOKEN_EXPIRATION_ANNOTATION)
+                .and_then(|v| v.parse().ok());
+            state.service_account_adopted = Some(!created);
+            state.adopt_existing_service_account = !created;
+        }
+    }
+}
+
+/// The entries of `remote` whose keys `wanted` lists (`None` stays `None`).
+fn tracked(
+    wanted: Option<&BTreeMap<String, String>>,
+    remote: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    wanted.map(|wanted| {
+        wanted
+            .keys()
+            .filter_map(|k| remote.get(k).map(|v| (k.clone(), v.clone())))
+            .collect()
+    })
+}
+
+/// The role's own tags: the ones the basis sets, and any that are not the provider's default.
+fn own_tags(
+    remote: &BTreeMap<String, String>,
+    wanted: Option<&BTreeMap<String, String>>,
+    default_tags: &BTreeMap<String, String>,
+    scope: Scope,
+) -> Option<BTreeMap<String, String>> {
+    let own: BTreeMap<String, String> = remote
+        .iter()
+        .filter(|(k, v)| {
+            wanted.is_some_and(|w| w.contains_key(*k)) || default_tags.get(*k) != Some(*v)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match (wanted, scope) {
+        (Some(_), Scope::Managed) => Some(own),
+        _ => non_empty_map(own),
+    }
+}
+
+/// Whether `key` is one of the provider's ownership tags.
+pub fn is_ownership_tag(key: &str) -> bool {
+    key == ownership::MANAGED_BY_TAG || key == ownership::OWNER_KEY
+}
+
+/// A document as compact JSON when it parses, else as it is.
+fn compact(document: &str) -> String {
+    let decoded = policy::decode_document(document);
+    serde_json::from_str::<serde_json::Value>(&decoded)
+        .map(|v| v.to_string())
+        .unwrap_or(decoded)
+}
+
+fn non_empty_map(map: BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    (!map.is_empty()).then_some(map)
+}
+
+fn non_empty_set(set: BTreeSet<String>) -> Option<BTreeSet<String>> {
+    (!set.is_empty()).then_some(set)
+}
