@@ -1,1 +1,18 @@
-//! Kubernetes API emulator.
+//! Kubernetes API emulator: a dev-only stand-in for kube-apiserver v1.28 in tests.
+//!
+//! It serves the real REST paths over HTTPS with its own CA, authenticates bearer tokens
+//! (static tokens and ServiceAccount JWTs it issued), authorizes with real RBAC, and keeps
+//! Namespaces, ServiceAccounts, Secrets, ConfigMaps and RBAC objects in memory with the real
+//! server's resourceVersion, validation, patch and server-side-apply semantics. Tests drive it
+//! in-process through [`Emulator`] or out-of-process through the `kube-emulator` binary and
+//! the `/__emulator/` admin endpoints. See the crate README for the fidelity notes.
+
+pub mod api;
+pub mod clock;
+pub mod gostr;
+pub mod ids;
+pub mod patch;
+pub mod schema;
+pub mod selectors;
+pub mod smd;
+pub mod validation;

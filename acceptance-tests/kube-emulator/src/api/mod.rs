@@ -1,0 +1,3 @@
+//! The Kubernetes REST API: routing, handlers and Status errors.
+
+pub mod status;
