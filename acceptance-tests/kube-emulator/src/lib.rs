@@ -7,12 +7,34 @@
 //! in-process through [`Emulator`] or out-of-process through the `kube-emulator` binary and
 //! the `/__emulator/` admin endpoints. See the crate README for the fidelity notes.
 
+pub mod admin;
 pub mod api;
+pub mod authn;
 pub mod clock;
+pub mod cluster;
+pub mod config;
+pub mod controllers;
+pub mod emulator;
+pub mod faults;
 pub mod gostr;
 pub mod ids;
+pub mod kinds;
+pub mod kubeconfig;
+pub mod managed_fields;
 pub mod patch;
+pub mod pipeline;
+pub mod rbac;
+pub mod request_log;
 pub mod schema;
 pub mod selectors;
+pub mod server;
 pub mod smd;
+pub mod store;
+pub mod tls;
 pub mod validation;
+
+pub use authn::token_file::StaticToken;
+pub use config::EmulatorConfig;
+pub use emulator::{Emulator, StartError};
+pub use faults::{Fault, FaultAction, Latency};
+pub use request_log::RequestRecord;

@@ -92,7 +92,7 @@ pub struct StatusError {
     /// `message`.
     pub message: String,
     /// `details`, when the real server sends them.
-    pub details: Option<Details>,
+    pub details: Option<Box<Details>>,
 }
 
 /// `group` + `resource` as `GroupResource.String()` prints it.
@@ -110,7 +110,7 @@ impl StatusError {
             code,
             reason: reason.into(),
             message,
-            details,
+            details: details.map(Box::new),
         }
     }
 
