@@ -104,7 +104,6 @@ pub fn aggregate(ctx: &mut Ctx) {
             if stored != old {
                 ctx.cluster.store.put(write::key_of(kind, &old), stored);
             }
-            let _ = object::name(&old);
         }
     }
 }

@@ -163,9 +163,6 @@ pub fn create(
             Value::String(format!("{generate_name}{}", ids::name_suffix())),
         );
     }
-    if !info.namespaced {
-        // cluster-scoped objects never keep a namespace
-    }
     let name = object::name(&obj).to_string();
     let errors = kind.validate(&obj);
     if !errors.is_empty() {
@@ -267,6 +264,17 @@ pub fn update(
     }
     if actor.dry_run {
         return Ok(new);
+    }
+    let finalized = !object::meta_str(&new, "deletionTimestamp").is_empty()
+        && object::meta(&new)
+            .and_then(|m| m.get("finalizers"))
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+    if finalized {
+        // The last finalizer is gone: the object is deleted (`ShouldDeleteDuringUpdate`).
+        let deleted = ctx.cluster.store.delete(&key_of(kind, old)).unwrap_or(new);
+        controllers::after_delete(ctx, kind, &deleted);
+        return Ok(deleted);
     }
     let stored = ctx.cluster.store.put(key_of(kind, old), new);
     controllers::after_update(ctx, kind, &stored);
