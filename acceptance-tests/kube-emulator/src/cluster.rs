@@ -29,6 +29,8 @@ pub struct Env {
     pub jwks_uri: String,
     /// Wall clock.
     pub clock: Arc<Clock>,
+    /// Turns true when the emulator shuts down (ends watches).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Mutable cluster state.
@@ -38,6 +40,8 @@ pub struct Cluster {
     pub store: Store,
     /// Static bearer tokens.
     pub static_tokens: Vec<StaticToken>,
+    /// True while the boot sequence runs (ClusterRole aggregation waits for its end).
+    pub booting: bool,
 }
 
 /// Everything a request handler works with.
@@ -65,6 +69,7 @@ impl Cluster {
         let mut cluster = Cluster {
             store: Store::new(1000),
             static_tokens,
+            booting: true,
         };
         let mut ctx = Ctx {
             cluster: &mut cluster,
@@ -96,6 +101,8 @@ impl Cluster {
             )
             .expect("bootstrap cluster role binding");
         }
+        ctx.cluster.booting = false;
+        crate::controllers::aggregate(&mut ctx);
         cluster
     }
 }

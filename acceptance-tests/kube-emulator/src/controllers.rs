@@ -74,6 +74,9 @@ pub fn finalize_namespace(ctx: &mut Ctx, namespace: &str) {
 
 /// The clusterrole-aggregation controller, run to a fixed point.
 pub fn aggregate(ctx: &mut Ctx) {
+    if ctx.cluster.booting {
+        return;
+    }
     let kind = kinds::by_plural("clusterroles");
     let user = controller_user();
     let actor = Actor::system(&user, "clusterrole-aggregation-controller");

@@ -165,6 +165,7 @@ impl Emulator {
                 SignerSource::Shared
             }
         };
+        let (shutdown, shutdown_rx) = watch::channel(false);
         let env = Env {
             issuer: config.issuer.clone(),
             api_audiences: config
@@ -178,6 +179,7 @@ impl Emulator {
                 .clone()
                 .unwrap_or_else(|| format!("{url}/openid/v1/jwks")),
             clock: Arc::new(Clock::default()),
+            stopping: shutdown_rx.clone(),
         };
         let admin_token = config.admin_token.clone().unwrap_or_else(ids::token);
         let mut tokens = vec![StaticToken {
@@ -199,7 +201,6 @@ impl Emulator {
             started: Instant::now(),
             admin_token,
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(certs.server_config);
         let task = tokio::spawn(server::serve(
             listener,

@@ -1,12 +1,15 @@
 //! What happens to every HTTP request: admin routing, latency and fault injection,
 //! authentication, the API handler, and the request log.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::{Request, Response};
+use tokio::sync::mpsc;
 
 use crate::api::{self, request::ApiRequest, request::ApiResponse, status::StatusError};
 use crate::authn::{Authn, TokenAuthenticator};
@@ -46,7 +49,44 @@ fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn to_http(resp: ApiResponse) -> Response<Full<Bytes>> {
+/// A response body: all at once, or streamed (watches).
+pub enum Body {
+    /// The whole body (taken when sent).
+    Full(Option<Bytes>),
+    /// Chunks until the sender closes.
+    Stream(mpsc::Receiver<Vec<u8>>),
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|c| Ok(Frame::data(Bytes::from(c))))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Body::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Body::Full(None) => SizeHint::with_exact(0),
+            Body::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+fn to_http(resp: ApiResponse) -> Response<Body> {
     let mut builder = Response::builder()
         .status(resp.status)
         .header("Content-Type", resp.content_type)
@@ -58,9 +98,11 @@ fn to_http(resp: ApiResponse) -> Response<Full<Bytes>> {
     for (k, v) in &resp.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder
-        .body(Full::new(Bytes::from(resp.body)))
-        .expect("response")
+    let body = match resp.stream {
+        Some(rx) => Body::Stream(rx),
+        None => Body::Full(Some(Bytes::from(resp.body))),
+    };
+    builder.body(body).expect("response")
 }
 
 fn needs_signing_key(req: &ApiRequest) -> bool {
@@ -74,10 +116,7 @@ fn needs_signing_key(req: &ApiRequest) -> bool {
 }
 
 /// Serves one HTTP request.
-pub async fn handle(
-    shared: &Shared,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Dropped> {
+pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
     let start = shared.started.elapsed();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();

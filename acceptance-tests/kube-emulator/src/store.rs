@@ -1,7 +1,7 @@
 //! In-memory object storage with etcd-like revisions: every write bumps one global
 //! revision, which becomes the written object's `resourceVersion`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -33,6 +33,8 @@ impl Key {
 /// A change, as watchers see it.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// Revision of the change.
+    pub revision: u64,
     /// `ADDED`, `MODIFIED` or `DELETED`.
     pub kind: &'static str,
     /// Resource of the object.
@@ -47,7 +49,11 @@ pub struct Store {
     revision: u64,
     objects: BTreeMap<Key, Value>,
     events: broadcast::Sender<Event>,
+    history: VecDeque<Event>,
 }
+
+/// How many past changes a watch can resume from.
+const HISTORY: usize = 4096;
 
 impl Store {
     /// An empty store whose first write gets revision `start + 1`.
@@ -56,6 +62,7 @@ impl Store {
             revision: start,
             objects: BTreeMap::new(),
             events: broadcast::channel(1024).0,
+            history: VecDeque::new(),
         }
     }
 
@@ -94,7 +101,8 @@ impl Store {
         } else {
             "ADDED"
         };
-        let _ = self.events.send(Event {
+        self.publish(Event {
+            revision: self.revision,
             kind,
             resource: key.resource,
             object: obj.clone(),
@@ -112,12 +120,39 @@ impl Store {
             "resourceVersion",
             Value::String(self.revision.to_string()),
         );
-        let _ = self.events.send(Event {
+        self.publish(Event {
+            revision: self.revision,
             kind: "DELETED",
             resource: key.resource,
             object: obj.clone(),
         });
         Some(obj)
+    }
+
+    fn publish(&mut self, event: Event) {
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(event.clone());
+        let _ = self.events.send(event);
+    }
+
+    /// Changes after `revision`, or `None` when they are no longer all remembered.
+    pub fn events_since(&self, revision: u64) -> Option<Vec<Event>> {
+        let oldest = self
+            .history
+            .front()
+            .map_or(self.revision, |e| e.revision.saturating_sub(1));
+        if revision < oldest {
+            return None;
+        }
+        Some(
+            self.history
+                .iter()
+                .filter(|e| e.revision > revision)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// True when the namespace exists.

@@ -419,3 +419,45 @@ fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+#[tokio::test]
+async fn kube_client_watches_changes_from_a_list_resource_version() {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::api::{WatchEvent, WatchParams};
+
+    let emulator = start().await;
+    let client = client_from_yaml(&emulator.kubeconfig_yaml()).await;
+    let sas: Api<ServiceAccount> = Api::namespaced(client, "default");
+    let list = sas.list(&ListParams::default()).await.expect("list");
+    let rv = list.metadata.resource_version.expect("list rv");
+    let mut stream = sas
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    sas.create(
+        &PostParams::default(),
+        &ServiceAccount {
+            metadata: meta("watched", &[]),
+            ..ServiceAccount::default()
+        },
+    )
+    .await
+    .expect("create");
+    sas.delete("watched", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let mut seen = Vec::new();
+    while let Some(event) = stream.try_next().await.expect("event") {
+        match event {
+            WatchEvent::Added(sa) => seen.push(format!("ADDED {}", sa.name_any())),
+            WatchEvent::Deleted(sa) => {
+                seen.push(format!("DELETED {}", sa.name_any()));
+                break;
+            }
+            other => seen.push(format!("{other:?}")),
+        }
+    }
+    assert_eq!(seen, vec!["ADDED watched", "DELETED watched"]);
+    emulator.shutdown().await;
+}

@@ -14,6 +14,7 @@ pub mod reviews;
 pub mod status;
 pub mod token_request;
 pub mod update;
+pub mod watch;
 pub mod write;
 
 use serde_json::json;
@@ -124,7 +125,7 @@ fn resource(ctx: &mut Ctx, req: &ApiRequest, info: &RequestInfo, user: &UserInfo
         return match info.verb.as_str() {
             "get" => read::get(ctx, kind, info),
             "list" => read::list(ctx, kind, info, req),
-            "watch" => Err(StatusError::method_not_allowed()),
+            "watch" => watch::watch(ctx, kind, info, req),
             "create" if info.name.is_empty() && collection_in_namespace => {
                 create::create(ctx, kind, info, req, user)
             }

@@ -62,7 +62,7 @@ impl ApiRequest {
 }
 
 /// A response of the API layer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ApiResponse {
     /// HTTP status.
     pub status: u16,
@@ -74,6 +74,8 @@ pub struct ApiResponse {
     pub warnings: Vec<String>,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// A streamed body (watches): chunks follow `body` until the sender closes.
+    pub stream: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
 }
 
 impl ApiResponse {
@@ -85,6 +87,7 @@ impl ApiResponse {
             body: serde_json::to_vec(value).expect("JSON"),
             warnings: Vec::new(),
             headers: Vec::new(),
+            stream: None,
         }
     }
 
@@ -96,6 +99,7 @@ impl ApiResponse {
             body: text.as_bytes().to_vec(),
             warnings: Vec::new(),
             headers: Vec::new(),
+            stream: None,
         }
     }
 
