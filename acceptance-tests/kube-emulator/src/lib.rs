@@ -7,6 +7,8 @@
 //! in-process through [`Emulator`] or out-of-process through the `kube-emulator` binary and
 //! the `/__emulator/` admin endpoints. See the crate README for the fidelity notes.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod api;
 pub mod authn;

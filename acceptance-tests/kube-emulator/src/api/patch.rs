@@ -127,6 +127,16 @@ fn apply(
         ""
     };
     let config = body::parse_yaml(&req.body)?;
+    if !config.is_object() {
+        return Err(StatusError::bad_request("apply patch must be an object"));
+    }
+    let config_kind = object::str_at(&config, "/kind");
+    if !config_kind.is_empty() && config_kind != i.kind {
+        return Err(StatusError::bad_request(format!(
+            "the kind in the data ({config_kind}) does not match the expected kind ({})",
+            i.kind
+        )));
+    }
     let live = existing.clone().unwrap_or_else(|| decode::zero(i.schema));
     let gvk = format!(
         "{}, Kind={}",

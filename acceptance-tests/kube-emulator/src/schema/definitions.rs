@@ -3,16 +3,27 @@
 
 use super::{Field, ListType, StructType, Type};
 
+/// `string`.
 pub static STRING: Type = Type::String;
+/// `bool`.
 pub static BOOL: Type = Type::Bool;
+/// `int64`.
 pub static INT: Type = Type::Int;
+/// `metav1.Time`.
 pub static TIME: Type = Type::Time;
+/// `[]byte`.
 pub static BYTES: Type = Type::Bytes;
+/// Untyped JSON owned as a whole.
 pub static RAW: Type = Type::Raw;
+/// `map[string]string`.
 pub static STRING_MAP: Type = Type::Map(&STRING);
+/// `map[string][]byte`.
 pub static BYTES_MAP: Type = Type::Map(&BYTES);
+/// Atomic `[]string`.
 pub static STRING_LIST: Type = Type::List(&STRING, ListType::Atomic);
+/// `[]string` with `listType=set`.
 pub static STRING_SET: Type = Type::List(&STRING, ListType::Set);
+/// `map[string][]string`.
 pub static STRING_LIST_MAP: Type = Type::Map(&STRING_LIST);
 
 // ---- meta.k8s.io ----
