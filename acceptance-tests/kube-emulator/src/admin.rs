@@ -64,15 +64,27 @@ pub fn handle(shared: &Shared, req: &ApiRequest) -> ApiResponse {
         .trim_start_matches("/__emulator");
     match (req.method.as_str(), route) {
         ("GET", "/requests") => {
-            let records = shared.log.lock().expect("log lock").records();
+            let records = shared
+                .log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .records();
             ok(&serde_json::to_value(records).expect("records"))
         }
         ("DELETE", "/requests") => {
-            shared.log.lock().expect("log lock").clear();
+            shared
+                .log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
             ok(&json!({}))
         }
         ("GET", "/faults") => {
-            let faults = shared.faults.lock().expect("faults lock").list();
+            let faults = shared
+                .faults
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .list();
             ok(&serde_json::to_value(faults).expect("faults"))
         }
         ("POST", "/faults") => {
@@ -80,7 +92,10 @@ pub fn handle(shared: &Shared, req: &ApiRequest) -> ApiResponse {
                 .or_else(|_| serde_json::from_slice::<Fault>(&req.body).map(|f| vec![f]));
             match parsed {
                 Ok(faults) => {
-                    let mut set = shared.faults.lock().expect("faults lock");
+                    let mut set = shared
+                        .faults
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     for f in faults {
                         set.add(f);
                     }
@@ -90,18 +105,28 @@ pub fn handle(shared: &Shared, req: &ApiRequest) -> ApiResponse {
             }
         }
         ("DELETE", "/faults") => {
-            shared.faults.lock().expect("faults lock").clear();
+            shared
+                .faults
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
             ok(&json!({}))
         }
         ("GET", "/latency") => {
-            let l = *shared.latency.lock().expect("latency lock");
+            let l = *shared
+                .latency
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             ok(
                 &json!({"fixed_ms": l.fixed.as_millis() as u64, "jitter_ms": l.jitter.as_millis() as u64}),
             )
         }
         ("PUT", "/latency") => match serde_json::from_slice::<LatencyJson>(&req.body) {
             Ok(l) => {
-                *shared.latency.lock().expect("latency lock") = Latency {
+                *shared
+                    .latency
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Latency {
                     fixed: Duration::from_millis(l.fixed_ms),
                     jitter: Duration::from_millis(l.jitter_ms),
                 };

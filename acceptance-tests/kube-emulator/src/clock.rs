@@ -18,14 +18,17 @@ impl Clock {
         let now = self
             .frozen
             .lock()
-            .expect("clock lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .unwrap_or_else(OffsetDateTime::now_utc);
         now.replace_nanosecond(0).expect("zero nanoseconds")
     }
 
     /// Freezes the clock at `at` (`None` unfreezes it).
     pub fn freeze(&self, at: Option<OffsetDateTime>) {
-        *self.frozen.lock().expect("clock lock") = at;
+        *self
+            .frozen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
     }
 
     /// `now()` in the API's timestamp format.

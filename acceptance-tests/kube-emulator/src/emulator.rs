@@ -63,7 +63,10 @@ pub struct Shared {
 impl Shared {
     /// Runs `f` with the cluster locked.
     pub fn with_ctx<R>(&self, f: impl FnOnce(&mut Ctx) -> R) -> R {
-        let mut cluster = self.cluster.lock().expect("cluster lock");
+        let mut cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut ctx = Ctx {
             cluster: &mut cluster,
             env: &self.env,
@@ -78,14 +81,26 @@ impl Shared {
         let tokens = self
             .cluster
             .lock()
-            .expect("cluster lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .static_tokens
             .clone();
         let fresh = Cluster::boot(&self.env, &self.signer, tokens);
-        *self.cluster.lock().expect("cluster lock") = fresh;
-        self.faults.lock().expect("faults lock").clear();
-        *self.latency.lock().expect("latency lock") = self.initial_latency;
-        *self.log.lock().expect("log lock") = RequestLog::default();
+        *self
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        *self
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = self.initial_latency;
+        *self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = RequestLog::default();
     }
 
     /// Registers a static token for `user` and returns it.
@@ -93,7 +108,7 @@ impl Shared {
         let token = ids::token();
         self.cluster
             .lock()
-            .expect("cluster lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .static_tokens
             .push(StaticToken {
                 token: token.clone(),
@@ -269,7 +284,7 @@ impl Emulator {
         self.shared
             .cluster
             .lock()
-            .expect("cluster lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .static_tokens
             .push(token);
     }
@@ -279,34 +294,54 @@ impl Emulator {
         self.shared
             .cluster
             .lock()
-            .expect("cluster lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .static_tokens
             .clone()
     }
 
     /// Replaces the latency added to every API request.
     pub fn set_latency(&self, latency: Latency) {
-        *self.shared.latency.lock().expect("latency lock") = latency;
+        *self
+            .shared
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = latency;
     }
 
     /// Injects a fault.
     pub fn add_fault(&self, fault: Fault) {
-        self.shared.faults.lock().expect("faults lock").add(fault);
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(fault);
     }
 
     /// Removes every injected fault.
     pub fn clear_faults(&self) {
-        self.shared.faults.lock().expect("faults lock").clear();
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// The request log, in arrival order (admin endpoints excluded).
     pub fn requests(&self) -> Vec<RequestRecord> {
-        self.shared.log.lock().expect("log lock").records()
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .records()
     }
 
     /// Empties the request log.
     pub fn clear_requests(&self) {
-        self.shared.log.lock().expect("log lock").clear();
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// Back to the boot state (objects, faults, latency, request log).

@@ -149,15 +149,23 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
     if path.starts_with("/__emulator/") || path == "/__emulator" {
         return Ok(to_http(admin::handle(shared, &api_req)));
     }
-    let seq = shared.log.lock().expect("log lock").next_seq();
-    let delay = shared.latency.lock().expect("latency lock").sample();
+    let seq = shared
+        .log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .next_seq();
+    let delay = shared
+        .latency
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .sample();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let fault = shared
         .faults
         .lock()
-        .expect("faults lock")
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .on_request(&method, &path);
     let mut record = RequestRecord {
         seq,
@@ -233,7 +241,11 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
 fn finish(shared: &Shared, mut record: RequestRecord, status: u16) {
     record.status = status;
     record.end_ms = shared.started.elapsed().as_secs_f64() * 1000.0;
-    shared.log.lock().expect("log lock").push(record);
+    shared
+        .log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(record);
 }
 
 #[cfg(test)]
