@@ -176,11 +176,12 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
         status: 0,
         start_ms: start.as_secs_f64() * 1000.0,
         end_ms: 0.0,
-        fault: fault.as_ref().map(|f| format!("{f:?}")),
+        fault: fault.clone(),
     };
     let mut delay_response = None;
     let response = match fault {
         Some(FaultAction::DropConnection) => {
+            record.user = shared.with_ctx(|ctx| user_name(&authenticate(ctx, &api_req)));
             finish(shared, record, 0);
             return Err(Dropped);
         }
@@ -188,11 +189,14 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
             code,
             message,
             retry_after_seconds,
-        }) => Some(ApiResponse::error(&StatusError::injected(
-            code,
-            message.as_deref(),
-            retry_after_seconds,
-        ))),
+        }) => {
+            record.user = shared.with_ctx(|ctx| user_name(&authenticate(ctx, &api_req)));
+            Some(ApiResponse::error(&StatusError::injected(
+                code,
+                message.as_deref(),
+                retry_after_seconds,
+            )))
+        }
         Some(FaultAction::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             None
@@ -211,20 +215,8 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
                 let _ = tokio::task::spawn_blocking(move || source.get()).await;
             }
             let (resp, user) = shared.with_ctx(|ctx| {
-                let authn = TokenAuthenticator {
-                    static_tokens: &ctx.cluster.static_tokens,
-                    signer: ctx.signer,
-                    issuer: &ctx.env.issuer,
-                    api_audiences: &ctx.env.api_audiences,
-                    store: &ctx.cluster.store,
-                    now: ctx.env.clock.now().unix_timestamp(),
-                }
-                .authenticate(api_req.authorization.as_deref());
-                let user = match &authn {
-                    Authn::User(u) => Some(u.name.clone()),
-                    Authn::Anonymous => Some(crate::authn::ANONYMOUS.to_string()),
-                    Authn::Failed => None,
-                };
+                let authn = authenticate(ctx, &api_req);
+                let user = user_name(&authn);
                 (api::handle(ctx, &api_req, &authn), user)
             });
             record.user = user;
@@ -236,6 +228,26 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
     }
     finish(shared, record, response.status);
     Ok(to_http(response))
+}
+
+fn authenticate(ctx: &crate::cluster::Ctx, req: &ApiRequest) -> Authn {
+    TokenAuthenticator {
+        static_tokens: &ctx.cluster.static_tokens,
+        signer: ctx.signer,
+        issuer: &ctx.env.issuer,
+        api_audiences: &ctx.env.api_audiences,
+        store: &ctx.cluster.store,
+        now: ctx.env.clock.now().unix_timestamp(),
+    }
+    .authenticate(req.authorization.as_deref())
+}
+
+fn user_name(authn: &Authn) -> Option<String> {
+    match authn {
+        Authn::User(u) => Some(u.name.clone()),
+        Authn::Anonymous => Some(crate::authn::ANONYMOUS.to_string()),
+        Authn::Failed => None,
+    }
 }
 
 fn finish(shared: &Shared, mut record: RequestRecord, status: u16) {

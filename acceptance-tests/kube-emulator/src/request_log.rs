@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::faults::FaultAction;
+
 /// One request as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
@@ -25,7 +27,7 @@ pub struct RequestRecord {
     pub end_ms: f64,
     /// The injected fault, if one fired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
+    pub fault: Option<FaultAction>,
 }
 
 /// The request log.

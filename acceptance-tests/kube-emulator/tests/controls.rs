@@ -45,6 +45,9 @@ async fn status_fault_fails_only_the_nth_matching_request() {
         create_sa(&client, &token, "c").await,
     ];
     assert_eq!(statuses, [201, 500, 201]);
+    let log = emulator.requests();
+    assert_eq!(log[1].user.as_deref(), Some("admin"));
+    assert!(log[1].fault.is_some());
     let b = client
         .get("/api/v1/namespaces/default/serviceaccounts/b", &token)
         .await
