@@ -1,0 +1,4 @@
+//! Label and field selectors of list requests.
+
+pub mod fields;
+pub mod labels;
