@@ -11,7 +11,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 pub enum CredentialsProblem {
     /// Nothing in the standard chain had credentials.
     #[error(
-        "no AWS credentials found{profile}. The provider looks, in order, at \
+        "no AWS credentials found{profile}{cause}. The provider looks, in order, at \
          AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the profile's credentials in the shared config \
          and credentials files (including SSO: run `aws sso login`), web identity \
          (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN), and container or EC2 instance \
@@ -20,6 +20,8 @@ pub enum CredentialsProblem {
     NoCredentials {
         /// ` (profile "x")` or empty.
         profile: String,
+        /// `; the last source tried failed: ...` or empty.
+        cause: String,
     },
     /// `assume_role` failed (or its base credentials did).
     #[error("could not assume role {role_arn} (aws.assume_role): {cause}")]
@@ -61,14 +63,29 @@ impl ExplainedCredentials {
             };
             return CredentialsError::provider_error(problem);
         }
+        let profile = self
+            .profile
+            .as_ref()
+            .map(|p| format!(" (profile {p:?})"))
+            .unwrap_or_default();
         match error {
             CredentialsError::CredentialsNotLoaded(_) => {
-                let profile = self
-                    .profile
-                    .as_ref()
-                    .map(|p| format!(" (profile {p:?})"))
-                    .unwrap_or_default();
-                CredentialsError::not_loaded(CredentialsProblem::NoCredentials { profile })
+                CredentialsError::not_loaded(CredentialsProblem::NoCredentials {
+                    profile,
+                    cause: String::new(),
+                })
+            }
+            // The chain stops at the first source that fails rather than having nothing
+            // (e.g. instance metadata refusing the request): say which, in context.
+            CredentialsError::ProviderError(_) | CredentialsError::ProviderTimedOut(_) => {
+                let cause = format!(
+                    "; the last source tried failed: {}",
+                    chain(&error).trim_end_matches('.')
+                );
+                CredentialsError::provider_error(CredentialsProblem::NoCredentials {
+                    profile,
+                    cause,
+                })
             }
             other => other,
         }
@@ -140,6 +157,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("AWS_ACCESS_KEY_ID"), "{text}");
+    }
+
+    #[test]
+    fn a_failing_last_source_is_named_in_context() {
+        let text = explained(
+            || CredentialsError::provider_error("IMDS is disabled"),
+            None,
+        );
+        assert!(
+            text.contains(
+                "no AWS credentials found (profile \"ci\"); the last source tried failed"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("IMDS is disabled"), "{text}");
     }
 
     #[test]

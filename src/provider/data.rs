@@ -128,37 +128,30 @@ impl ProviderData {
     }
 
     /// The AWS region, or the diagnostic explaining why there is none (not set anywhere, not
-    /// known until apply, or not a region name).
+    /// known until apply, or not a region name). Like every diagnostic about provider settings
+    /// that resources pass on, it has no attribute path (Terraform would read it as the
+    /// resource's); the detail names the setting.
     pub fn require_region(&self) -> Result<&str, Diagnostic> {
-        let at = AttributePath::new("aws").attr("region");
         match &self.region_lookup {
             RegionLookup::Found { name, .. } => Ok(name),
             RegionLookup::Unknown => Err(Diagnostic::error(
                 "AWS region not known yet",
-                "aws.region depends on a value Terraform learns only during apply, but this \
-                 operation needs the region now (to build ARNs). Set it from a value known at \
-                 plan time.",
-            )
-            .at(at)),
+                "The provider setting aws.region depends on a value Terraform learns only \
+                 during apply, but this operation needs the region now (to build ARNs). Set it \
+                 from a value known at plan time.",
+            )),
             RegionLookup::Missing => Err(Diagnostic::error(
                 "AWS region not set",
                 "No AWS region is configured: set aws.region in the provider block, or \
                  AWS_REGION in the environment, or a region in the AWS profile.",
-            )
-            .at(at)),
-            RegionLookup::Invalid { value, source } => {
-                let diagnostic = Diagnostic::error(
-                    "Invalid AWS region",
-                    format!(
-                        "The AWS region {value:?} (from {source}) is not a region name such as \
-                         us-east-1 or eu-central-1."
-                    ),
-                );
-                Err(match source {
-                    RegionSource::ProviderBlock => diagnostic.at(at),
-                    _ => diagnostic,
-                })
-            }
+            )),
+            RegionLookup::Invalid { value, source } => Err(Diagnostic::error(
+                "Invalid AWS region",
+                format!(
+                    "The AWS region {value:?} (from {source}) is not a region name such as \
+                     us-east-1 or eu-central-1."
+                ),
+            )),
         }
     }
 
@@ -240,17 +233,20 @@ impl ProviderData {
             .map(ToString::to_string)
             .collect();
         if !aws_unknown.is_empty() {
+            let (settings, verb) = match aws_unknown.len() {
+                1 => ("setting", "depends"),
+                _ => ("settings", "depend"),
+            };
             return Err(Diagnostic::error(
                 "AWS settings not known yet",
                 format!(
-                    "{} depend on values Terraform learns only during apply, but this \
-                     operation needs AWS now. Apply the resources the provider block depends \
-                     on first (terraform apply -target=...), or configure the provider from \
-                     values known at plan time.",
+                    "The provider {settings} {} {verb} on values Terraform learns only during \
+                     apply, but this operation needs AWS now. Apply the resources the provider \
+                     block depends on first (terraform apply -target=...), or configure the \
+                     provider from values known at plan time.",
                     aws_unknown.join(", ")
                 ),
-            )
-            .at(self.unknown[0].clone()));
+            ));
         }
         self.sdk_config
             .get_or_try_init(|| async {
@@ -334,3 +330,7 @@ impl ProviderDataBuilder {
         self.data
     }
 }
+
+#[cfg(test)]
+#[path = "data_tests.rs"]
+mod tests;

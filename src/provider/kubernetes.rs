@@ -61,7 +61,7 @@ pub enum KubeconfigOrigin {
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
     /// Parts of the `kubernetes` block are not known until apply.
-    #[error("the Kubernetes settings {} are not known yet", join(.0))]
+    #[error("the provider settings {} are not known yet", join(.0))]
     Unknown(Vec<AttributePath>),
     /// No source applies.
     #[error(
@@ -108,31 +108,27 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 impl KubeError {
-    /// The diagnostic for this error, pointing at the setting it is about.
+    /// The diagnostic for this error. It carries no attribute path: it is reported from the
+    /// resource operation that needed Kubernetes, where Terraform would read a path as one of
+    /// the resource's own attributes; the detail names the provider setting instead.
     pub fn diagnostic(&self, source: Option<&KubeSource>) -> Diagnostic {
-        let at = |name: &str| Some(AttributePath::new("kubernetes").attr(name));
-        let (summary, attribute) = match (self, source) {
-            (KubeError::Unknown(paths), _) => {
-                ("Kubernetes settings not known yet", paths.first().cloned())
-            }
-            (KubeError::NotConfigured { .. }, _) => ("Kubernetes is not configured", None),
+        let summary = match (self, source) {
+            (KubeError::Unknown(_), _) => "Kubernetes settings not known yet",
+            (KubeError::NotConfigured { .. }, _) => "Kubernetes is not configured",
             (
                 KubeError::Missing(_) | KubeError::Read { .. } | KubeError::Kubeconfig(_),
                 Some(KubeSource::Kubeconfig {
                     origin: KubeconfigOrigin::ConfigPath,
                     ..
                 }),
-            ) => ("Unusable kubeconfig", at("config_path")),
+            ) => "Unusable kubeconfig (provider setting kubernetes.config_path)",
             (KubeError::Missing(_) | KubeError::Read { .. } | KubeError::Kubeconfig(_), _) => {
-                ("Unusable kubeconfig", None)
+                "Unusable kubeconfig"
             }
-            (
-                KubeError::Settings(_) | KubeError::InMemory(_) | KubeError::Client(_),
-                Some(KubeSource::ProviderBlock),
-            ) => ("Unusable Kubernetes settings", at("host")),
-            (KubeError::Settings(_) | KubeError::InMemory(_) | KubeError::Client(_), _) => {
-                ("Unusable Kubernetes settings", None)
+            (_, Some(KubeSource::ProviderBlock)) => {
+                "Unusable Kubernetes settings (provider setting kubernetes.host)"
             }
+            _ => "Unusable Kubernetes settings",
         };
         let hint = match self {
             KubeError::Unknown(_) => {
@@ -146,14 +142,12 @@ impl KubeError {
                  kubernetes.config_path in the provider block."
             }
             KubeError::Kubeconfig(KubeconfigError::LoadContext(_)) => {
-                " Check kubernetes.config_context against `kubectl config get-contexts`."
+                " Check the provider setting kubernetes.config_context against \
+                 `kubectl config get-contexts`."
             }
             _ => "",
         };
-        Diagnostic {
-            attribute,
-            ..Diagnostic::error(summary, format!("{}.{hint}", error_chain(self)))
-        }
+        Diagnostic::error(summary, format!("{}.{hint}", error_chain(self)))
     }
 }
 

@@ -138,7 +138,7 @@ fn lookup_diagnostic(lookup: &Lookup, error: &LookupError) -> Diagnostic {
         .at(AttributePath::new(attribute)),
         LookupError::UnexpectedArn(_) | LookupError::Aws(_) => Diagnostic::error(
             "Could not look up the IAM OIDC provider",
-            format!("{error}."),
+            format!("{}.", error.to_string().trim_end_matches('.')),
         ),
     }
 }
