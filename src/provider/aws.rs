@@ -2,14 +2,15 @@
 //! from the standard chain, optionally through `assume_role`), and per-service client
 //! configurations with the block's endpoints and bounded retries.
 //!
-//! Retries: the SDK's standard strategy (exponential backoff with full jitter) with
-//! `max_retries + 1` attempts, default 10 retries: at 30% throttling a call then fails only with
-//! probability 0.3^11 (about 2 in a million), so an apply of hundreds of IAM calls rides it out,
-//! while a dead endpoint still fails within about half a minute (waits capped at 5 s). The
-//! standard strategy also keeps a client-side retry quota (a token bucket of 500, 5 per throttled
-//! retry, forgotten when a retry fails again) that stops retrying, whatever `max_attempts`
-//! says, once sustained throttling has drained it; every client here gets an unlimited bucket
-//! instead, as terraform-provider-aws does (`ratelimit.None`), so only `max_retries` bounds it.
+//! Retries: the SDK's standard strategy (exponential backoff, full jitter, waits capped at
+//! 5 s) with `max_retries + 1` attempts, default 10 retries: at 30% throttling a call then
+//! fails only with probability 0.3^11 (about 2 in a million), so an apply of hundreds of IAM
+//! calls rides it out, while an unreachable endpoint still fails after about 20 s of waiting
+//! (42 s at most). The standard strategy also keeps a client-side retry quota (a token bucket
+//! of 500, 5 per throttled retry, lost for good when that retry fails again) that stops
+//! retrying, whatever `max_attempts` says, once sustained throttling has drained it; every
+//! client here gets an unlimited bucket instead, as terraform-provider-aws does
+//! (`ratelimit.None`), so only `max_retries` bounds the retries.
 
 use std::time::Duration;
 

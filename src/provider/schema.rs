@@ -69,8 +69,8 @@ fn aws_block() -> Block {
     .attr(Attribute::optional(
         "endpoint_url",
         Type::String,
-        "Endpoint URL for every AWS service, for an emulator (moto, LocalStack) or a VPC \
-         endpoint, e.g. `http://127.0.0.1:4566`. Defaults to the `AWS_ENDPOINT_URL_<SERVICE>` \
+        "Endpoint URL for the provider's IAM, STS and S3 calls, for an emulator (moto, \
+         LocalStack) or a VPC endpoint, e.g. `http://127.0.0.1:4566`. Defaults to the `AWS_ENDPOINT_URL_<SERVICE>` \
          and `AWS_ENDPOINT_URL` variables, else the public AWS endpoints. S3 is always \
          addressed path-style (`http://host/bucket/key`), which emulators need.",
     ))
@@ -78,10 +78,11 @@ fn aws_block() -> Block {
         "max_retries",
         Type::Number,
         "How often a failed AWS call is retried when the failure is transient (throttling, \
-         HTTP 5xx, connection errors), with exponential backoff and jitter between 1 and 5 \
-         seconds. `0` to `25`; defaults to `10`, enough to ride out sustained IAM throttling \
-         across a large apply. Retries are bounded only by this number: the SDK's client-side \
-         retry quota, which would stop retrying under sustained throttling, is disabled.",
+         HTTP 5xx, connection errors). Each wait is random (full jitter) up to 1, 2, 4, then 5 \
+         seconds. `0` to `25`; defaults to `10`: enough to ride out sustained IAM throttling \
+         across a large apply, while an unreachable endpoint still fails after about 20 \
+         seconds of waiting. Only this number bounds the retries: the SDK's client-side retry \
+         quota, which stops retrying altogether under sustained throttling, is disabled.",
     ))
     .block(NestedBlock::new(
         "endpoints",
