@@ -57,8 +57,13 @@ impl AwsError {
         let message = match (&error, error.message()) {
             (_, Some(message)) => message.to_string(),
             (SdkError::TimeoutError(_), None) => "the request timed out".to_string(),
-            (SdkError::DispatchFailure(_), None) => {
-                "the request could not be sent (connection failed)".to_string()
+            // The connector's cause says what failed: a refused connection, a TLS error, or
+            // no credentials to sign with (which is not a connection problem at all).
+            (SdkError::DispatchFailure(failure), None) => {
+                match failure.as_connector_error().and_then(StdError::source) {
+                    Some(cause) => format!("the request could not be sent: {}", error_chain(cause)),
+                    None => "the request could not be sent (connection failed)".to_string(),
+                }
             }
             (_, None) => error_chain(&error),
         };
@@ -192,6 +197,9 @@ fn classify<E>(
         (Some(403), _) => AwsErrorKind::AccessDenied,
         (Some(429), _) => AwsErrorKind::Throttled,
         (Some(s), _) if s >= 500 => AwsErrorKind::Unavailable,
+        (_, SdkError::DispatchFailure(failure)) if failure.is_other() || failure.is_user() => {
+            AwsErrorKind::Other
+        }
         (_, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)) => AwsErrorKind::Unavailable,
         _ => AwsErrorKind::Other,
     }

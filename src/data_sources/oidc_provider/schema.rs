@@ -1,0 +1,73 @@
+//! The schema of `gitlabrunner_oidc_provider`; its descriptions are the data source's
+//! documentation.
+
+use crate::codec::{Attribute, Block, Schema, Type};
+
+/// The data source's schema.
+pub fn schema() -> Schema {
+    Schema::new(
+        0,
+        Block::new(
+            "Looks up the cluster's IAM OIDC identity provider, by ARN or by the cluster's \
+             issuer URL, and returns what IRSA trust policies need: the ARN (the `Federated` \
+             principal), the issuer host path (the prefix of the `:sub` and `:aud` condition \
+             keys), the account and the partition. Set exactly one of `arn` and `url`. Fails \
+             with an error naming what was looked up when no such provider exists.\n\n\
+             ```terraform\n\
+             data \"gitlabrunner_oidc_provider\" \"cluster\" {\n  \
+               url = aws_eks_cluster.this.identity[0].oidc[0].issuer\n\
+             }\n\
+             ```",
+        )
+        .attr(Attribute::optional_computed(
+            "arn",
+            Type::String,
+            "ARN of the OIDC provider, \
+             `arn:PARTITION:iam::ACCOUNT:oidc-provider/ISSUER_HOST/PATH`. Set it to look the \
+             provider up by ARN; otherwise it is the ARN found for `url`.",
+        ))
+        .attr(Attribute::optional_computed(
+            "url",
+            Type::String,
+            "Issuer URL of the cluster, e.g. `https://oidc.eks.eu-central-1.amazonaws.com/id/\
+             EXAMPLED539D4633E53DE1B71EXAMPLE` (the EKS cluster's `identity[0].oidc[0].issuer`). \
+             Set it to look the provider up by issuer among the account's OIDC providers \
+             (`iam:ListOpenIDConnectProviders`); the host is compared case-insensitively, a \
+             trailing `/` is ignored. Otherwise it is the provider's URL, with `https://`.",
+        ))
+        .attr(Attribute::computed(
+            "issuer_host_path",
+            Type::String,
+            "The issuer URL without `https://`, e.g. \
+             `oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`: the \
+             prefix of the condition keys `<issuer_host_path>:sub` and \
+             `<issuer_host_path>:aud` in a role's trust policy.",
+        ))
+        .attr(Attribute::computed(
+            "account_id",
+            Type::String,
+            "The 12-digit id of the account that owns the provider.",
+        ))
+        .attr(Attribute::computed(
+            "partition",
+            Type::String,
+            "The partition of the provider's ARN: `aws`, `aws-us-gov` or `aws-cn`.",
+        ))
+        .attr(Attribute::computed(
+            "client_ids",
+            Type::list(Type::String),
+            "The audiences the provider accepts (its client ID list), e.g. \
+             `[\"sts.amazonaws.com\"]`. IRSA needs `sts.amazonaws.com` here.",
+        ))
+        .attr(Attribute::computed(
+            "thumbprints",
+            Type::list(Type::String),
+            "The server certificate thumbprints registered with the provider (hex SHA-1).",
+        ))
+        .attr(Attribute::computed(
+            "tags",
+            Type::map(Type::String),
+            "The provider's IAM tags.",
+        )),
+    )
+}

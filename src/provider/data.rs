@@ -1,0 +1,336 @@
+//! [`ProviderData`]: the configured provider as resources see it. Clients are built on first
+//! use, once per provider process, and shared; a setting that is missing or not known yet
+//! becomes a diagnostic for the resource that needs it, never a panic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use aws_types::SdkConfig;
+use aws_types::os_shim_internal::{Env, Fs};
+use tokio::sync::OnceCell;
+
+use crate::aws::Partition;
+use crate::codec::{AttributePath, Diagnostic};
+use crate::concurrency::Fanout;
+
+use super::aws;
+use super::kubernetes::KubeConnection;
+use super::region::{self, Imds, RegionLookup, RegionSource};
+use super::settings::{AwsSettings, ProviderSettings};
+
+/// Settings and clients from the provider block, shared by every resource in this process.
+pub struct ProviderData {
+    /// The Terraform version that configured the provider.
+    pub terraform_version: String,
+    /// The AWS region (provider block, else environment/profile/instance metadata), if known
+    /// and valid. [`ProviderData::require_region`] says why when it is not.
+    pub region: Option<String>,
+    /// `oidc_provider_arn` from the provider block: the default for resources that leave theirs unset.
+    pub default_oidc_provider_arn: Option<String>,
+    /// `default_tags` from the provider block, merged under each resource's own tags.
+    pub default_tags: BTreeMap<String, String>,
+    /// Whether independent API calls run concurrently or (benchmark serial mode) one by one.
+    pub fanout: Fanout,
+    region_lookup: RegionLookup,
+    aws_settings: AwsSettings,
+    unknown: Vec<AttributePath>,
+    kube_connection: KubeConnection,
+    env: Env,
+    sdk_config: OnceCell<SdkConfig>,
+    iam: OnceCell<aws_sdk_iam::Client>,
+    sts: OnceCell<aws_sdk_sts::Client>,
+    s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    kube: OnceCell<kube::Client>,
+}
+
+/// Builds the provider's configuration from the provider block (already validated). Only the
+/// region is resolved here (resources need it at plan time); clients are built on first use.
+pub async fn configure(
+    settings: ProviderSettings,
+    terraform_version: &str,
+    env: Env,
+    fs: &Fs,
+    imds: Imds,
+) -> Result<ProviderData, Diagnostic> {
+    let region_unknown = settings
+        .unknown
+        .contains(&AttributePath::new("aws").attr("region"))
+        || settings.unknown.contains(&AttributePath::new("aws"));
+    let region_lookup = region::resolve(
+        settings.aws.region.as_deref(),
+        region_unknown,
+        settings.aws.profile.as_deref(),
+        &env,
+        fs,
+        imds,
+    )
+    .await;
+    let data = ProviderData {
+        terraform_version: terraform_version.to_string(),
+        region: region_lookup.name().map(str::to_string),
+        default_oidc_provider_arn: settings.oidc_provider_arn.clone(),
+        default_tags: settings.default_tags.clone(),
+        fanout: Fanout::from_env(),
+        kube_connection: KubeConnection::new(
+            settings.kubernetes.clone(),
+            settings
+                .unknown_under(&AttributePath::new("kubernetes"))
+                .into_iter()
+                .cloned()
+                .collect(),
+        ),
+        region_lookup,
+        aws_settings: settings.aws,
+        unknown: settings.unknown,
+        env,
+        ..ProviderData::empty()
+    };
+    data.check_oidc_provider_partition()?;
+    Ok(data)
+}
+
+impl ProviderData {
+    fn empty() -> ProviderData {
+        ProviderData {
+            terraform_version: String::new(),
+            region: None,
+            default_oidc_provider_arn: None,
+            default_tags: BTreeMap::new(),
+            fanout: Fanout::default(),
+            region_lookup: RegionLookup::Missing,
+            aws_settings: AwsSettings::default(),
+            unknown: Vec::new(),
+            kube_connection: KubeConnection::default(),
+            env: Env::real(),
+            sdk_config: OnceCell::new(),
+            iam: OnceCell::new(),
+            sts: OnceCell::new(),
+            s3: Mutex::new(HashMap::new()),
+            kube: OnceCell::new(),
+        }
+    }
+
+    /// A provider for unit tests and tools: no provider block, the clients given.
+    pub fn builder() -> ProviderDataBuilder {
+        ProviderDataBuilder {
+            data: ProviderData::empty(),
+        }
+    }
+
+    /// The AWS region, if known.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// The partition of the AWS region, if the region is known.
+    pub fn partition(&self) -> Option<Partition> {
+        self.region().and_then(Partition::from_region)
+    }
+
+    /// The AWS region, or the diagnostic explaining why there is none (not set anywhere, not
+    /// known until apply, or not a region name). Like every diagnostic about provider settings
+    /// that resources pass on, it has no attribute path (Terraform would read it as the
+    /// resource's); the detail names the setting.
+    pub fn require_region(&self) -> Result<&str, Diagnostic> {
+        match &self.region_lookup {
+            RegionLookup::Found { name, .. } => Ok(name),
+            RegionLookup::Unknown => Err(Diagnostic::error(
+                "AWS region not known yet",
+                "The provider setting aws.region depends on a value Terraform learns only \
+                 during apply, but this operation needs the region now (to build ARNs). Set it \
+                 from a value known at plan time.",
+            )),
+            RegionLookup::Missing => Err(Diagnostic::error(
+                "AWS region not set",
+                "No AWS region is configured: set aws.region in the provider block, or \
+                 AWS_REGION in the environment, or a region in the AWS profile.",
+            )),
+            RegionLookup::Invalid { value, source } => Err(Diagnostic::error(
+                "Invalid AWS region",
+                format!(
+                    "The AWS region {value:?} (from {source}) is not a region name such as \
+                     us-east-1 or eu-central-1."
+                ),
+            )),
+        }
+    }
+
+    /// The partition of the AWS region, or why it cannot be known.
+    pub fn require_partition(&self) -> Result<Partition, Diagnostic> {
+        let region = self.require_region()?;
+        Partition::from_region(region).ok_or_else(|| {
+            Diagnostic::error(
+                "Invalid AWS region",
+                format!("{region:?} is not a region name."),
+            )
+        })
+    }
+
+    /// Whether the provider-block setting at `path` (e.g. `default_tags`, `oidc_provider_arn`,
+    /// `aws.region`) has a known value or is unset. When this is false, the matching field
+    /// holds no value although the configuration sets one: plan what depends on it as unknown.
+    pub fn is_known(&self, path: &str) -> bool {
+        let within = |inner: &str, outer: &str| {
+            inner == outer
+                || inner.starts_with(&format!("{outer}."))
+                || inner.starts_with(&format!("{outer}["))
+        };
+        !self.unknown.iter().any(|unknown| {
+            let unknown = unknown.to_string();
+            within(path, &unknown) || within(&unknown, path)
+        })
+    }
+
+    /// The IAM client.
+    pub async fn iam(&self) -> Result<aws_sdk_iam::Client, Diagnostic> {
+        let sdk = self.sdk_config().await?;
+        Ok(self
+            .iam
+            .get_or_init(|| async {
+                aws_sdk_iam::Client::from_conf(aws::iam_config(sdk, &self.aws_settings))
+            })
+            .await
+            .clone())
+    }
+
+    /// The STS client.
+    pub async fn sts(&self) -> Result<aws_sdk_sts::Client, Diagnostic> {
+        let sdk = self.sdk_config().await?;
+        Ok(self
+            .sts
+            .get_or_init(|| async {
+                aws_sdk_sts::Client::from_conf(aws::sts_config(sdk, &self.aws_settings))
+            })
+            .await
+            .clone())
+    }
+
+    /// An S3 client for buckets in `region` (the provider's region when `None`), path-style.
+    pub async fn s3(&self, region: Option<&str>) -> Result<aws_sdk_s3::Client, Diagnostic> {
+        let sdk = self.sdk_config().await?;
+        let mut clients = self.s3.lock().expect("s3 client cache");
+        let client = clients
+            .entry(region.unwrap_or_default().to_string())
+            .or_insert_with(|| {
+                aws_sdk_s3::Client::from_conf(aws::s3_config(sdk, &self.aws_settings, region))
+            });
+        Ok(client.clone())
+    }
+
+    /// The Kubernetes client.
+    pub async fn kube(&self) -> Result<kube::Client, Diagnostic> {
+        self.kube
+            .get_or_try_init(|| self.kube_connection.client(&self.env))
+            .await
+            .cloned()
+    }
+
+    async fn sdk_config(&self) -> Result<&SdkConfig, Diagnostic> {
+        let aws_unknown: Vec<String> = self
+            .unknown
+            .iter()
+            .filter(|p| p.starts_with(&AttributePath::new("aws")))
+            .map(ToString::to_string)
+            .collect();
+        if !aws_unknown.is_empty() {
+            let (settings, verb) = match aws_unknown.len() {
+                1 => ("setting", "depends"),
+                _ => ("settings", "depend"),
+            };
+            return Err(Diagnostic::error(
+                "AWS settings not known yet",
+                format!(
+                    "The provider {settings} {} {verb} on values Terraform learns only during \
+                     apply, but this operation needs AWS now. Apply the resources the provider \
+                     block depends on first (terraform apply -target=...), or configure the \
+                     provider from values known at plan time.",
+                    aws_unknown.join(", ")
+                ),
+            ));
+        }
+        self.sdk_config
+            .get_or_try_init(|| async {
+                let region = self.require_region()?;
+                Ok(aws::load_sdk_config(&self.aws_settings, region).await)
+            })
+            .await
+    }
+
+    fn check_oidc_provider_partition(&self) -> Result<(), Diagnostic> {
+        let (Some(arn), Some(region), Some(region_partition)) = (
+            &self.default_oidc_provider_arn,
+            self.region(),
+            self.partition(),
+        ) else {
+            return Ok(());
+        };
+        match crate::aws::OidcProviderArn::parse(arn) {
+            Ok(parsed) if parsed.partition != region_partition => {
+                Err(super::validate::partition_mismatch(
+                    "oidc_provider_arn",
+                    parsed.partition,
+                    region,
+                    region_partition,
+                )
+                .at(AttributePath::new("oidc_provider_arn")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Builds a [`ProviderData`] without a provider block (see [`ProviderData::builder`]).
+pub struct ProviderDataBuilder {
+    data: ProviderData,
+}
+
+impl ProviderDataBuilder {
+    /// The AWS region.
+    pub fn region(mut self, region: &str) -> Self {
+        self.data.region = Some(region.to_string());
+        self.data.region_lookup = RegionLookup::Found {
+            name: region.to_string(),
+            source: RegionSource::ProviderBlock,
+        };
+        self
+    }
+
+    /// The default OIDC provider ARN.
+    pub fn default_oidc_provider_arn(mut self, arn: &str) -> Self {
+        self.data.default_oidc_provider_arn = Some(arn.to_string());
+        self
+    }
+
+    /// The default tags.
+    pub fn default_tags(mut self, tags: BTreeMap<String, String>) -> Self {
+        self.data.default_tags = tags;
+        self
+    }
+
+    /// Serial or concurrent API calls.
+    pub fn fanout(mut self, fanout: Fanout) -> Self {
+        self.data.fanout = fanout;
+        self
+    }
+
+    /// The AWS configuration every AWS client is built from (e.g. with a fake HTTP client).
+    pub fn sdk_config(mut self, sdk_config: SdkConfig) -> Self {
+        self.data.sdk_config = OnceCell::from(sdk_config);
+        self
+    }
+
+    /// The Kubernetes client (e.g. over a scripted transport).
+    pub fn kube_client(mut self, client: kube::Client) -> Self {
+        self.data.kube = OnceCell::from(client);
+        self
+    }
+
+    /// The provider data.
+    pub fn build(self) -> ProviderData {
+        self.data
+    }
+}
+
+#[cfg(test)]
+#[path = "data_tests.rs"]
+mod tests;
