@@ -271,6 +271,9 @@ impl KubeConnection {
         if settings.insecure {
             config.accept_invalid_certs = true;
         }
+        // kube-rs's own retry layer allows 15 retries with waits up to 1000 s; the bounded
+        // retries in `crate::kubernetes` are the only ones.
+        config.default_retry = false;
         Ok(config)
     }
 
