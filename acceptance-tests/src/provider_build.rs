@@ -21,10 +21,10 @@ pub enum BuildError {
         source: std::io::Error,
     },
     /// cargo failed.
-    #[error("`cargo build --bin {PROVIDER_BINARY} --profile {profile}` failed:\n{stderr}")]
+    #[error("`{command}` failed:\n{stderr}")]
     Failed {
-        /// The profile.
-        profile: String,
+        /// The command.
+        command: String,
         /// The end of cargo's stderr.
         stderr: String,
     },
@@ -55,46 +55,42 @@ pub struct ProviderBuild {
     pub build_time: Duration,
 }
 
-/// Runs `cargo build --bin terraform-provider-gitlabrunner --profile PROFILE` in `repo_root` and
-/// links the binary into `override_dir`.
+/// Builds the provider with `profile` in `repo_root` and links the binary into `override_dir`.
+///
+/// - `dev`: `cargo test --workspace --no-run`, the build `cargo test --workspace` already made
+///   (the provider binary is built for the root crate's integration tests), so inside the
+///   test command this is a no-op, and features unify exactly as there: no second compile of
+///   the dependency tree with another feature set.
+/// - any other profile (`release` for benchmarks): `cargo build -p terraform-provider-gitlabrunner
+///   --bin terraform-provider-gitlabrunner --profile PROFILE`, the build `scripts/release.sh`
+///   makes.
 pub async fn build_provider(
     repo_root: &Path,
     profile: &str,
     override_dir: &Path,
 ) -> Result<ProviderBuild, BuildError> {
-    // Inside `cargo test`, CARGO names the cargo that runs us.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let started = Instant::now();
-    let output = tokio::process::Command::new(&cargo)
-        .current_dir(repo_root)
-        .args([
-            "build",
-            "--package",
-            "terraform-provider-gitlabrunner",
-            "--bin",
-            PROVIDER_BINARY,
-            "--profile",
-            profile,
-            "--message-format=json-render-diagnostics",
-        ])
-        .output()
-        .await
-        .map_err(|source| BuildError::Spawn {
-            cargo: cargo.clone(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(BuildError::Failed {
-            profile: profile.to_string(),
-            stderr: tail_of_text(&String::from_utf8_lossy(&output.stderr), 60),
-        });
+    let mut binary = None;
+    if profile == "dev" {
+        let messages = cargo(repo_root, profile, &["test", "--workspace", "--no-run"]).await?;
+        binary = provider_executable(&messages);
     }
-    let binary = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == PROVIDER_BINARY)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| BuildError::NoExecutable(profile.to_string()))?;
+    if binary.is_none() {
+        let messages = cargo(
+            repo_root,
+            profile,
+            &[
+                "build",
+                "--package",
+                "terraform-provider-gitlabrunner",
+                "--bin",
+                PROVIDER_BINARY,
+            ],
+        )
+        .await?;
+        binary = provider_executable(&messages);
+    }
+    let binary = binary.ok_or_else(|| BuildError::NoExecutable(profile.to_string()))?;
     let link_error = |source| BuildError::Link {
         path: override_dir.to_path_buf(),
         source,
@@ -109,4 +105,77 @@ pub async fn build_provider(
         profile: profile.to_string(),
         build_time: started.elapsed(),
     })
+}
+
+/// Runs `cargo ARGS --profile PROFILE --message-format=json-render-diagnostics` and returns its
+/// JSON messages.
+async fn cargo(
+    repo_root: &Path,
+    profile: &str,
+    args: &[&str],
+) -> Result<Vec<serde_json::Value>, BuildError> {
+    // Inside `cargo test`, CARGO names the cargo that runs us.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut command = tokio::process::Command::new(&cargo);
+    for name in variables_cargo_set_for_this_test() {
+        command.env_remove(name);
+    }
+    let output = command
+        .current_dir(repo_root)
+        .args(args)
+        .args([
+            "--profile",
+            profile,
+            "--message-format=json-render-diagnostics",
+        ])
+        .output()
+        .await
+        .map_err(|source| BuildError::Spawn {
+            cargo: cargo.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::Failed {
+            command: format!("cargo {} --profile {profile}", args.join(" ")),
+            stderr: tail_of_text(&String::from_utf8_lossy(&output.stderr), 60),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
+}
+
+/// The variables the outer cargo set for this test binary (`CARGO_PKG_NAME`, `OUT_DIR`, ...).
+///
+/// They must not reach the inner cargo: build scripts such as ring's declare
+/// `rerun-if-env-changed` on them, so an inner build that sees them rebuilds those crates and
+/// everything above them, and the next outer build rebuilds them back.
+fn variables_cargo_set_for_this_test() -> Vec<std::ffi::OsString> {
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CFG_"];
+    const NAMES: &[&str] = &[
+        "OUT_DIR",
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            NAMES.contains(&name.as_ref()) || PREFIXES.iter().any(|p| name.starts_with(p))
+        })
+        .collect()
+}
+
+/// The provider binary (not its unit-test executable) among cargo's messages.
+fn provider_executable(messages: &[serde_json::Value]) -> Option<PathBuf> {
+    messages
+        .iter()
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == PROVIDER_BINARY)
+        .filter(|m| {
+            m["target"]["kind"] == serde_json::json!(["bin"]) && m["profile"]["test"] == false
+        })
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
