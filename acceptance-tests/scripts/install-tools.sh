@@ -181,6 +181,25 @@ install_localstack() {
     note "LocalStack $LOCALSTACK_VERSION -> $bin/localstack-python -m localstack.runtime.main"
 }
 
+# All three at once (each in its own venv): on a cold machine this is download- and
+# unpack-bound, so running them side by side saves about a third of the time.
+install_all() {
+    local logs pids=() names=(terraform moto localstack) failed=0 i
+    logs="$(mktemp -d)"
+    for i in "${!names[@]}"; do
+        ("install_${names[$i]}") >"$logs/${names[$i]}.log" 2>&1 &
+        pids+=($!)
+    done
+    for i in "${!names[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            failed=1
+        fi
+        cat "$logs/${names[$i]}.log" >&2
+    done
+    rm -rf "$logs"
+    [ "$failed" -eq 0 ] || die "installing the tools failed (see above)"
+}
+
 main() {
     local targets=("$@")
     [ ${#targets[@]} -gt 0 ] || targets=(all)
@@ -190,11 +209,7 @@ main() {
         terraform) install_terraform ;;
         moto) install_moto ;;
         localstack) install_localstack ;;
-        all)
-            install_terraform
-            install_moto
-            install_localstack
-            ;;
+        all) install_all ;;
         -h | --help)
             sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             return

@@ -46,6 +46,9 @@ pub enum HarnessError {
     /// Setup failed earlier in this process (the first error, repeated for every test).
     #[error("acceptance setup failed: {0}")]
     SetupFailed(String),
+    /// A helper process could not be started.
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
     /// The harness's scratch folder could not be created.
     #[error("could not create the harness's scratch folder")]
     Scratch(#[source] std::io::Error),
@@ -121,6 +124,8 @@ impl Harness {
             .prefix("tf-acc-harness-")
             .tempdir()
             .map_err(HarnessError::Scratch)?;
+        // The harness lives in a static that is never dropped.
+        crate::process::remove_at_exit(scratch.path())?;
         let override_dir = scratch.path().join("provider");
         let cli_config = scratch.path().join("terraform.rc");
         let tools_dir = settings.tools_dir();

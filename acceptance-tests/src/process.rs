@@ -70,15 +70,44 @@ pub enum ProcessError {
     },
 }
 
-/// `$1` is the process group to stop once stdin reaches end-of-file.
+/// `$1` is the process group to stop once stdin reaches end-of-file; `$2`, when not empty, a
+/// folder to remove after it stopped.
 const WATCHDOG: &str = r#"trap '' INT TERM
 cat >/dev/null
 kill -s TERM -- "-$1" 2>/dev/null
 i=0
 while kill -s 0 -- "-$1" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
 kill -s KILL -- "-$1" 2>/dev/null
+[ -n "$2" ] && rm -rf -- "$2"
 exit 0
 "#;
+
+/// Removes `path` when the test process ends, however it ends: for scratch folders held by
+/// process-wide statics, which are never dropped.
+pub fn remove_at_exit(path: &Path) -> Result<(), ProcessError> {
+    static LIFELINES: std::sync::Mutex<Vec<ChildStdin>> = std::sync::Mutex::new(Vec::new());
+    let mut remover = Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' INT TERM; cat >/dev/null; rm -rf -- "$1""#)
+        .arg("remover")
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|source| ProcessError::Spawn {
+            name: "remover".to_string(),
+            source,
+        })?;
+    if let Some(lifeline) = remover.stdin.take() {
+        LIFELINES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(lifeline);
+    }
+    Ok(())
+}
 
 /// A helper process that is stopped when this value is dropped or the test process ends.
 #[derive(Debug)]
@@ -92,12 +121,15 @@ pub struct ManagedProcess {
 
 impl ManagedProcess {
     /// Starts `program args...` with `env` added, its stdout and stderr written to `log`.
+    /// `scratch`, when given, is removed once the process has stopped at the end of the test
+    /// process (a value that is dropped removes its own scratch).
     pub fn spawn(
         name: &str,
         program: &Path,
         args: &[&str],
         env: &[(&str, &str)],
         log: &Path,
+        scratch: Option<&Path>,
     ) -> Result<Self, ProcessError> {
         let log_error = |source| ProcessError::Log {
             path: log.to_path_buf(),
@@ -123,6 +155,7 @@ impl ManagedProcess {
             .arg(WATCHDOG)
             .arg("watchdog")
             .arg(child.id().to_string())
+            .arg(scratch.map(Path::as_os_str).unwrap_or_default())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -265,6 +298,7 @@ mod tests {
             &["-c", &script],
             &[],
             &dir.path().join("log"),
+            None,
         )
         .unwrap();
         process
@@ -295,6 +329,7 @@ mod tests {
             &["-c", "echo broken-config >&2; exit 3"],
             &[],
             &dir.path().join("log"),
+            None,
         )
         .unwrap();
         let err = process
@@ -317,6 +352,7 @@ mod tests {
             &["-c", &script],
             &[],
             &dir.path().join("log"),
+            None,
         )
         .unwrap();
         process

@@ -95,6 +95,7 @@ impl AwsEmulator {
                     &["-H", "127.0.0.1", "-p", &port],
                     &[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")],
                     &log,
+                    Some(scratch.path()),
                 )?;
                 (process, format!("{endpoint}/moto-api/"), MOTO_READY_TIMEOUT)
             }
@@ -122,6 +123,7 @@ impl AwsEmulator {
                         ("EAGER_SERVICE_LOADING", "1"),
                     ],
                     &log,
+                    Some(scratch.path()),
                 )?;
                 (
                     process,
