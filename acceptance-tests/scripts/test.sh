@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs every test of the project, in this order, stopping at the first failure:
+#   tools        install-tools.sh all (Terraform CLI, moto, LocalStack into .tools/)
+#   fmt          cargo fmt --all -- --check
+#   clippy       cargo clippy --workspace --all-targets -- -D warnings
+#   test         cargo test --workspace (unit, integration, the Kubernetes emulator's
+#                conformance test; acceptance tests skip themselves here)
+#   acc-moto     the acceptance suite with TF_ACC=1 against moto
+#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack
+#   fuzz         fuzz/run.sh FUZZ_SECONDS (default 30) on the msgpack decoder
+# and prints a summary with each stage's duration.
+#
+# Usage: acceptance-tests/scripts/test.sh [--skip STAGE]...
+#   --skip acc-local --skip fuzz   e.g. for a quicker local run (CI runs everything)
+# Environment: FUZZ_SECONDS, TF_ACC_TEST_THREADS (default 4), TF_ACC_KUBECONFIG (a real cluster
+# for the acceptance stages). TF_ACC_AWS and TF_ACC_AWS_ENDPOINT_URL are set per stage here.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+skip=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --skip)
+        [ $# -ge 2 ] || { echo "test.sh: --skip needs a stage name" >&2; exit 2; }
+        skip+=("$2")
+        shift 2
+        ;;
+    -h | --help)
+        sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "test.sh: unknown argument $1 (see --help)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+locked=()
+[ -n "${CI:-}" ] && locked=(--locked)
+threads="${TF_ACC_TEST_THREADS:-4}"
+
+names=()
+results=()
+durations=()
+started_all=$(date +%s.%N)
+
+summary() {
+    local total
+    total=$(awk -v a="$started_all" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+    echo
+    echo "== test.sh summary =="
+    local i
+    for i in "${!names[@]}"; do
+        printf '  %-10s %-7s %6s s\n' "${names[$i]}" "${results[$i]}" "${durations[$i]}"
+    done
+    printf '  %-10s %-7s %6s s\n' "total" "" "$total"
+}
+
+# stage NAME COMMAND...: runs COMMAND, records its result and duration; stops on failure.
+stage() {
+    local name="$1"
+    shift
+    local s
+    for s in "${skip[@]+"${skip[@]}"}"; do
+        if [ "$s" = "$name" ]; then
+            names+=("$name")
+            results+=("skipped")
+            durations+=("-")
+            return
+        fi
+    done
+    echo
+    echo "== $name: $* =="
+    local start end status=0
+    start=$(date +%s.%N)
+    "$@" || status=$?
+    end=$(date +%s.%N)
+    names+=("$name")
+    durations+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')")
+    if [ "$status" -eq 0 ]; then
+        results+=("ok")
+    else
+        results+=("FAILED")
+        summary
+        echo "test.sh: stage $name failed (exit $status)" >&2
+        exit 1
+    fi
+}
+
+acceptance() {
+    # The same feature set as `cargo test --workspace`, so nothing is compiled twice.
+    env -u TF_ACC_AWS_ENDPOINT_URL TF_ACC=1 TF_ACC_AWS="$1" \
+        cargo test "${locked[@]+"${locked[@]}"}" --workspace --test acceptance -- --test-threads="$threads"
+}
+
+fuzz() {
+    # libFuzzer prints a line per new input; keep the whole log, show its end.
+    local log="$root/target/fuzz.log"
+    mkdir -p "$root/target"
+    if bash "$root/fuzz/run.sh" "${FUZZ_SECONDS:-30}" >"$log" 2>&1; then
+        grep -E '^(Done|stat::)' "$log" || tail -n 5 "$log"
+    else
+        tail -n 60 "$log"
+        return 1
+    fi
+}
+
+stage tools bash "$here/install-tools.sh" all
+stage fmt cargo fmt --all -- --check
+stage clippy cargo clippy "${locked[@]+"${locked[@]}"}" --workspace --all-targets -- -D warnings
+stage test env -u TF_ACC cargo test "${locked[@]+"${locked[@]}"}" --workspace
+stage acc-moto acceptance moto
+stage acc-local acceptance localstack
+stage fuzz fuzz
+summary

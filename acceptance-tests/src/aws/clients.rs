@@ -1,0 +1,58 @@
+//! AWS SDK clients pointed straight at the emulator, for assertions.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+
+/// IAM, STS and S3 clients for one endpoint, with the static test credentials.
+///
+/// Build a fresh set in each test (it is cheap): SDK clients keep connection pools that belong
+/// to the runtime that used them first.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// STS.
+    pub sts: aws_sdk_sts::Client,
+    /// S3, path-style (the emulator is addressed by IP).
+    pub s3: aws_sdk_s3::Client,
+}
+
+/// The access key id the harness gives the provider and its own clients.
+pub const TEST_ACCESS_KEY_ID: &str = "test";
+/// The secret access key the harness gives the provider and its own clients.
+pub const TEST_SECRET_ACCESS_KEY: &str = "test";
+
+impl AwsClients {
+    /// Clients for `endpoint` in `region`, with the SDK's standard retries.
+    pub async fn new(endpoint: &str, region: &str) -> Self {
+        Self::with_max_attempts(endpoint, region, 3).await
+    }
+
+    /// Clients for `endpoint` in `region` that try each request at most `max_attempts` times
+    /// (1 = no retries, to see an injected fault as the SDK reports it).
+    pub async fn with_max_attempts(endpoint: &str, region: &str, max_attempts: u32) -> Self {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(
+                TEST_ACCESS_KEY_ID,
+                TEST_SECRET_ACCESS_KEY,
+                None,
+                None,
+                "acceptance-harness",
+            ))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard().with_max_attempts(max_attempts),
+            )
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build();
+        Self {
+            iam: aws_sdk_iam::Client::new(&shared),
+            sts: aws_sdk_sts::Client::new(&shared),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The acceptance suite: the real Terraform CLI, the provider built from this repository, an AWS
+//! emulator and Kubernetes. One test process sets up the harness once (see the banner it
+//! prints); tests run concurrently against it with unique names.
+//!
+//! `TF_ACC=1 cargo test -p gitlabrunner-acceptance --test acceptance` runs it against moto;
+//! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
+
+mod provider_block;
+mod rig;
