@@ -10,12 +10,9 @@ use crate::settings::KubernetesSetting;
 /// Why no Kubernetes target is available.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KubernetesError {
-    /// The emulator is not wired into the harness yet.
-    #[error(
-        "the Kubernetes API emulator (acceptance-tests/kube-emulator) is not wired into the harness yet; \
-         set TF_ACC_KUBECONFIG to a real cluster's kubeconfig to run Kubernetes tests"
-    )]
-    EmulatorNotWired,
+    /// The Kubernetes API emulator did not start.
+    #[error("the Kubernetes API emulator (acceptance-tests/kube-emulator) did not start: {0}")]
+    EmulatorStart(String),
     /// The kubeconfig is unusable.
     #[error("the kubeconfig {path} is not usable: {message}")]
     Kubeconfig {
@@ -38,13 +35,13 @@ pub enum KubernetesTarget {
         /// The API server URL.
         server: String,
     },
-    // INTEGRATION POINT (the lead wires this after merging the emulator):
-    // Emulator {
-    //     emulator: kube_emulator::Emulator,   // started on crate::runtime::shared_runtime()
-    //     kubeconfig: PathBuf,                 // emulator.write_kubeconfig(scratch.join("kubeconfig"))
-    // },
-    // with fault/latency access for issue 6 through `emulator()` (add_fault, set_latency,
-    // requests, reset).
+    /// The project's Kubernetes API emulator, serving on the harness's background runtime.
+    Emulator {
+        /// The running emulator: faults, latency, the request log.
+        emulator: kube_emulator::Emulator,
+        /// Its admin kubeconfig (system:masters), over verified TLS.
+        kubeconfig: PathBuf,
+    },
 }
 
 impl KubernetesTarget {
@@ -53,16 +50,35 @@ impl KubernetesTarget {
         setting: &KubernetesSetting,
         scratch: &Path,
     ) -> Result<Self, KubernetesError> {
-        let _ = scratch;
         match setting {
             KubernetesSetting::Kubeconfig(path) => Self::cluster(path).await,
-            // INTEGRATION POINT: start the emulator here, e.g.
-            //   let emulator = crate::runtime::run_in_background(
-            //       kube_emulator::Emulator::start(kube_emulator::EmulatorConfig::default())).await?;
-            //   let kubeconfig = scratch.join("kubeconfig");
-            //   emulator.write_kubeconfig(&kubeconfig)?;
-            //   Ok(Self::Emulator { emulator, kubeconfig })
-            KubernetesSetting::Emulator => Err(KubernetesError::EmulatorNotWired),
+            KubernetesSetting::Emulator => Self::emulator(scratch).await,
+        }
+    }
+
+    /// Starts the Kubernetes API emulator and writes its kubeconfig into `scratch`.
+    pub async fn emulator(scratch: &Path) -> Result<Self, KubernetesError> {
+        let failed = |e: &dyn std::fmt::Display| KubernetesError::EmulatorStart(e.to_string());
+        let start = kube_emulator::Emulator::start(kube_emulator::EmulatorConfig::default());
+        let emulator = crate::runtime::run_in_background(start)
+            .await
+            .map_err(|e| failed(&e))?;
+        let kubeconfig = scratch.join("kubeconfig");
+        emulator
+            .write_kubeconfig(&kubeconfig)
+            .map_err(|e| failed(&e))?;
+        Ok(Self::Emulator {
+            emulator,
+            kubeconfig,
+        })
+    }
+
+    /// The emulator, for fault and latency injection and its request log; `None` on a real
+    /// cluster (tests that need injection skip there, saying so).
+    pub fn emulator_handle(&self) -> Option<&kube_emulator::Emulator> {
+        match self {
+            Self::Emulator { emulator, .. } => Some(emulator),
+            Self::Cluster { .. } => None,
         }
     }
 
@@ -91,7 +107,7 @@ impl KubernetesTarget {
     /// The kubeconfig the provider is given (`KUBECONFIG`).
     pub fn kubeconfig(&self) -> &Path {
         match self {
-            Self::Cluster { kubeconfig, .. } => kubeconfig,
+            Self::Cluster { kubeconfig, .. } | Self::Emulator { kubeconfig, .. } => kubeconfig,
         }
     }
 
@@ -110,6 +126,10 @@ impl KubernetesTarget {
             } => format!(
                 "REAL CLUSTER {server} (context {context}, kubeconfig {})",
                 kubeconfig.display()
+            ),
+            Self::Emulator { emulator, .. } => format!(
+                "EMULATOR kube-emulator (recorded kube-apiserver v1.28 behaviour) at {}",
+                emulator.url()
             ),
         }
     }

@@ -378,3 +378,13 @@ impl Drop for Emulator {
         let _ = self.shutdown.send(true);
     }
 }
+
+impl std::fmt::Debug for Emulator {
+    /// The address and issuer; never the admin token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("url", &self.url())
+            .field("issuer", &self.issuer())
+            .finish_non_exhaustive()
+    }
+}
