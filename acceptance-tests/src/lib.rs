@@ -29,9 +29,11 @@ pub mod kubernetes;
 mod names;
 pub mod process;
 pub mod provider_build;
+pub mod provider_process;
 pub mod runtime;
 pub mod settings;
 pub mod terraform;
+pub mod workload;
 
 pub use harness::{Harness, HarnessError, PROVIDER_ADDRESS, harness};
 pub use names::{random_suffix, unique_name};
