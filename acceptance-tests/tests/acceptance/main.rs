@@ -6,6 +6,9 @@
 //! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
 
 mod fault_matrix;
+mod kill_provider;
 mod provider_block;
 mod rig;
+mod scale;
+mod throttling;
 mod workloads;

@@ -89,6 +89,7 @@ struct ProxyState {
     faults: Mutex<FaultTable>,
     log: Mutex<Vec<RequestRecord>>,
     held: Mutex<Vec<HeldRequest>>,
+    in_flight: AtomicU64,
     sequence: AtomicU64,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -122,6 +123,7 @@ impl AwsProxy {
             faults: Mutex::new(FaultTable::default()),
             log: Mutex::new(Vec::new()),
             held: Mutex::new(Vec::new()),
+            in_flight: AtomicU64::new(0),
             sequence: AtomicU64::new(0),
             client,
         });
@@ -188,6 +190,12 @@ impl AwsProxy {
     /// reached the emulator): poll it to know that a client waits at a known call.
     pub fn held_requests(&self) -> Vec<HeldRequest> {
         self.state.held().clone()
+    }
+
+    /// How many requests arrived and are not answered yet (held ones included): with
+    /// [`AwsProxy::held_requests`], tells when a client waits at a held call and nothing else.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::SeqCst) as usize
     }
 
     /// Empties the request log (faults and latency stay).
@@ -272,6 +280,8 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DroppedConnection> {
     let started_at = Instant::now();
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _answered = InFlight(state);
     let (parts, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -342,6 +352,15 @@ async fn handle(
         finished_at: Instant::now(),
     });
     outcome
+}
+
+/// Counts a request out of [`ProxyState::in_flight`] however its handling ends.
+struct InFlight<'a>(&'a ProxyState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Removes a held request from [`ProxyState::held`] when its wait ends or is abandoned.
