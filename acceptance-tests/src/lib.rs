@@ -22,11 +22,13 @@
 //! [`unique_name`] instead of resetting the emulators.
 
 pub mod aws;
+pub mod bench;
 mod harness;
 pub mod hcl;
 mod http_probe;
 pub mod kubernetes;
 mod names;
+pub mod plugin_client;
 pub mod process;
 pub mod provider_build;
 pub mod provider_process;
