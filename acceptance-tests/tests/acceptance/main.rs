@@ -5,5 +5,9 @@
 //! `TF_ACC=1 cargo test -p gitlabrunner-acceptance --test acceptance` runs it against moto;
 //! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
 
+mod aws_fixtures;
+mod cache;
+mod data_source;
+mod irsa_with_cache;
 mod provider_block;
 mod rig;
