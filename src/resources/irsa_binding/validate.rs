@@ -237,12 +237,15 @@ impl Checks {
                 ),
             );
         }
-        for (index, arn) in elements.iter().enumerate() {
+        // A set has no element positions Terraform can map back to the configuration (it
+        // orders set elements its own way), so the diagnostic points at the attribute and the
+        // detail names the element.
+        for arn in elements {
             if let Some(arn) = arn.as_str()
                 && let Err(why) = Arn::parse_policy(arn)
             {
                 self.error(
-                    AttributePath::new("managed_policy_arns").index(index),
+                    AttributePath::new("managed_policy_arns"),
                     "Invalid managed policy ARN",
                     format!("{arn:?} is not a valid ARN: {why}."),
                 );

@@ -222,7 +222,7 @@ fn cases() -> Vec<Case> {
                 )
             },
             summary: "Invalid managed policy ARN",
-            path: "managed_policy_arns[0]",
+            path: "managed_policy_arns",
         },
         Case {
             what: "21 managed policies",
