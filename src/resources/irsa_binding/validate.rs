@@ -128,13 +128,14 @@ impl Checks {
                 );
             }
         }
-        if let Some(seconds) = config.get("max_session_duration").as_i64()
-            && !(3600..=43200).contains(&seconds)
-        {
+        if let Some(seconds) = not_whole_within(config.get("max_session_duration"), 3600..=43200) {
             self.error(
                 AttributePath::new("max_session_duration"),
                 "Invalid maximum session duration",
-                format!("{seconds} is outside the range IAM allows, 3600 to 43200 seconds."),
+                format!(
+                    "{seconds} is not a whole number of seconds in the range IAM allows, 3600 \
+                     to 43200."
+                ),
             );
         }
         if let Some(arn) = config.get("permissions_boundary_arn").as_str()
@@ -356,15 +357,13 @@ impl Checks {
                 }
             }
         }
-        if let Some(seconds) = config.get("token_expiration").as_i64()
-            && !(3600..=86400).contains(&seconds)
-        {
+        if let Some(seconds) = not_whole_within(config.get("token_expiration"), 3600..=86400) {
             self.error(
                 AttributePath::new("token_expiration"),
                 "Invalid token expiration",
                 format!(
-                    "{seconds} is outside what the EKS Pod Identity Webhook accepts, 3600 to \
-                     86400 seconds."
+                    "{seconds} is not what the EKS Pod Identity Webhook accepts, a whole number \
+                     of seconds from 3600 to 86400."
                 ),
             );
         }
@@ -538,15 +537,28 @@ impl Checks {
     }
 
     fn verify(&mut self, config: &Value) {
-        if let Some(seconds) = config.get("verify").get("timeout_seconds").as_i64()
-            && !(5..=900).contains(&seconds)
+        if let Some(seconds) =
+            not_whole_within(config.get("verify").get("timeout_seconds"), 5..=900)
         {
             self.error(
                 AttributePath::new("verify").attr("timeout_seconds"),
                 "Invalid verify timeout",
-                format!("{seconds} is outside the allowed range, 5 to 900 seconds."),
+                format!("{seconds} is not a whole number of seconds from 5 to 900."),
             );
         }
+    }
+}
+
+/// The number as written when `value` is a known number that is not a whole number within
+/// `range` (fractions and numbers beyond `i64` included); `None` when it is fine, null or
+/// unknown.
+fn not_whole_within(value: &Value, range: std::ops::RangeInclusive<i64>) -> Option<String> {
+    match value {
+        Value::Number(number) => match number.as_i64() {
+            Some(whole) if range.contains(&whole) => None,
+            _ => Some(number.canonical()),
+        },
+        _ => None,
     }
 }
 

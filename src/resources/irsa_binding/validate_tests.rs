@@ -159,6 +159,30 @@ fn cases() -> Vec<Case> {
             path: "max_session_duration",
         },
         Case {
+            what: "fractional maximum session duration",
+            change: |c| {
+                set(
+                    c,
+                    "max_session_duration",
+                    Value::Number(crate::codec::Number::Float(3600.5)),
+                )
+            },
+            summary: "Invalid maximum session duration",
+            path: "max_session_duration",
+        },
+        Case {
+            what: "maximum session duration beyond any integer",
+            change: |c| {
+                set(
+                    c,
+                    "max_session_duration",
+                    Value::Number(crate::codec::Number::Decimal("1e30".into())),
+                )
+            },
+            summary: "Invalid maximum session duration",
+            path: "max_session_duration",
+        },
+        Case {
             what: "boundary that is not a policy",
             change: |c| {
                 set(
@@ -361,6 +385,18 @@ fn cases() -> Vec<Case> {
         Case {
             what: "token expiration under an hour",
             change: |c| set(c, "token_expiration", Value::int(600)),
+            summary: "Invalid token expiration",
+            path: "token_expiration",
+        },
+        Case {
+            what: "fractional token expiration",
+            change: |c| {
+                set(
+                    c,
+                    "token_expiration",
+                    Value::Number(crate::codec::Number::Float(3600.5)),
+                )
+            },
             summary: "Invalid token expiration",
             path: "token_expiration",
         },
