@@ -283,6 +283,12 @@ impl Checks {
                             "Invalid inline policy document",
                             format!("The policy {name:?} has no statements."),
                         );
+                    } else if let Some(problem) = statement_problem(&parsed) {
+                        self.error(
+                            path,
+                            "Invalid inline policy document",
+                            format!("The policy {name:?} cannot be used: {problem}."),
+                        );
                     }
                 }
                 Err(why) => self.error(
@@ -547,6 +553,52 @@ impl Checks {
             );
         }
     }
+}
+
+/// The first thing IAM would refuse (MalformedPolicyDocument) in a role's inline policy, if any:
+/// the version, the shape of `Statement`, and each statement's `Effect`, action, resource and
+/// (forbidden in a policy attached to a role) principal.
+fn statement_problem(policy: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as Json;
+    if let Some(version) = policy.get("Version")
+        && !matches!(version.as_str(), Some("2012-10-17" | "2008-10-17"))
+    {
+        return Some(format!(
+            "its Version is {version}; IAM accepts \"2012-10-17\" (or the older \"2008-10-17\")"
+        ));
+    }
+    let statements: Vec<&Json> = match policy.get("Statement") {
+        Some(Json::Array(items)) => items.iter().collect(),
+        Some(single @ Json::Object(_)) => vec![single],
+        _ => return Some("Statement must be an object or a list of objects".to_string()),
+    };
+    for (index, statement) in statements.iter().enumerate() {
+        let Some(fields) = statement.as_object() else {
+            return Some(format!("statement {index} is not an object"));
+        };
+        let has = |a: &str, b: &str| fields.contains_key(a) || fields.contains_key(b);
+        if !matches!(
+            fields.get("Effect").and_then(Json::as_str),
+            Some("Allow" | "Deny")
+        ) {
+            return Some(format!(
+                "statement {index} needs \"Effect\": \"Allow\" or \"Deny\""
+            ));
+        }
+        if !has("Action", "NotAction") {
+            return Some(format!("statement {index} has no Action or NotAction"));
+        }
+        if !has("Resource", "NotResource") {
+            return Some(format!("statement {index} has no Resource or NotResource"));
+        }
+        if has("Principal", "NotPrincipal") {
+            return Some(format!(
+                "statement {index} names a Principal, which a policy on a role must not \
+                 (the role is the principal)"
+            ));
+        }
+    }
+    None
 }
 
 /// The number as written when `value` is a known number that is not a whole number within

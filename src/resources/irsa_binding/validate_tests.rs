@@ -261,6 +261,81 @@ fn cases() -> Vec<Case> {
             path: "managed_policy_arns",
         },
         Case {
+            what: "inline policy with an unknown effect",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"s3:GetObject","Resource":"*"}]}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy statement without a resource",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject"}}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy with a principal",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy statement as a string",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":"allow everything"}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy of an unknown version",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2024-01-01","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
             what: "inline policy name with a space",
             change: |c| {
                 set(
