@@ -8,6 +8,7 @@
 mod aws_fixtures;
 mod cache;
 mod data_source;
+mod invalid_configs;
 mod irsa_with_cache;
 mod provider_block;
 mod rig;
