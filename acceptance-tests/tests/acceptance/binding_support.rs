@@ -83,6 +83,8 @@ impl Fixture {
             let job = fixture.create_namespace("acc-jobs").await;
             fixture.jobs.push(job);
         }
+        // Import lists grants in namespace order; configurations here use that order too.
+        fixture.jobs.sort();
         Some(fixture)
     }
 
@@ -365,6 +367,41 @@ pub async fn register_issuer(kube: &kube::Client, aws: &AwsClients) -> OidcProvi
 /// and `resources`.
 pub fn config(resources: &str) -> String {
     format!("{}\n{resources}", hcl::with_provider(""))
+}
+
+/// The configuration of one binding `runner` for the fixture's ServiceAccount, trusting the
+/// fixture's OIDC provider, with `body` (more attributes and blocks) inside.
+pub fn binding(f: &Fixture, body: &str) -> String {
+    binding_named(f, &f.service_account, body)
+}
+
+/// [`binding`] for the ServiceAccount `service_account` of the fixture's namespace.
+pub fn binding_named(f: &Fixture, service_account: &str, body: &str) -> String {
+    config(&format!(
+        "resource \"gitlabrunner_irsa_binding\" \"runner\" {{\n  namespace            = {}\n  service_account_name = {}\n  oidc_provider_arn    = {}\n{body}\n}}\n",
+        hcl::quote(&f.namespace),
+        hcl::quote(service_account),
+        hcl::quote(&f.oidc.arn),
+    ))
+}
+
+/// A `grant` block for `namespace` with `preset` and `rule` blocks of core-group
+/// `(resource, verbs)`.
+pub fn grant(namespace: &str, preset: Option<&str>, rules: &[(&str, &[&str])]) -> String {
+    let mut text = format!("  grant {{\n    namespace = {}\n", hcl::quote(namespace));
+    if let Some(preset) = preset {
+        text.push_str(&format!("    preset    = {}\n", hcl::quote(preset)));
+    }
+    for (resource, verbs) in rules {
+        let verbs: Vec<String> = verbs.iter().map(|v| hcl::quote(v)).collect();
+        text.push_str(&format!(
+            "    rule {{\n      api_groups = [\"\"]\n      resources  = [{}]\n      verbs      = [{}]\n    }}\n",
+            hcl::quote(resource),
+            verbs.join(", ")
+        ));
+    }
+    text.push_str("  }\n");
+    text
 }
 
 /// `key = "value"` lines of an HCL map.

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use gitlabrunner_acceptance::Action;
+use gitlabrunner_acceptance::{Action, State, Workspace, unique_name};
 use serde_json::{Value, json};
 
 use crate::binding_support::{
-    ADDRESS, Fixture, MANAGED_BY, MANAGED_BY_LABEL, OWNER_KEY, ROLE_ARN_ANNOTATION, config, hcl_map,
+    ADDRESS, Fixture, MANAGED_BY, MANAGED_BY_LABEL, OWNER_KEY, ROLE_ARN_ANNOTATION, binding,
+    binding_named, changed_attributes, config, grant, hcl_map,
 };
 
 /// The GitLab-documented rules of the `kubernetes-executor` preset, in order.
@@ -223,4 +224,382 @@ async fn create_wires_role_service_account_and_rbac_then_plan_is_empty_and_destr
         policy_still_there.is_ok(),
         "destroy detaches managed policies, it does not delete them"
     );
+}
+
+#[tokio::test]
+async fn import_by_cli_and_by_import_block_round_trips_to_an_empty_plan() {
+    let Some(f) = Fixture::new(
+        "import_by_cli_and_by_import_block_round_trips_to_an_empty_plan",
+        2,
+    )
+    .await
+    else {
+        return;
+    };
+    let policy_arn = f.managed_policy("sqs:ReceiveMessage").await;
+    let configuration = full_binding(&f, &policy_arn);
+    let origin = f.workspace();
+    origin.write("main.tf", &configuration).unwrap();
+    origin.apply().await.unwrap();
+    let original = origin.show().await.unwrap();
+
+    // terraform import, then a plan with the same configuration.
+    let by_cli = f.workspace();
+    by_cli.write("main.tf", &configuration).unwrap();
+    let missing = by_cli
+        .import_expect_error(ADDRESS, &format!("{}/no-such-account", f.namespace))
+        .await
+        .unwrap();
+    assert!(
+        missing.contains("Cannot import a binding without its ServiceAccount"),
+        "{missing}"
+    );
+    by_cli.import(ADDRESS, &f.id()).await.unwrap();
+    let imported = by_cli.show().await.unwrap();
+    let plan = by_cli.plan().await.unwrap();
+    assert!(
+        plan.is_empty(),
+        "plan after terraform import: {} {:?}",
+        plan.summary(),
+        plan.change(ADDRESS).map(changed_attributes)
+    );
+    for attribute in [
+        "role_arn",
+        "role_unique_id",
+        "trust_policy",
+        "service_account_uid",
+        "irsa_annotations",
+        "tags_all",
+        "managed_policy_arns",
+        "labels",
+        "automount_service_account_token",
+        "runner_config_toml",
+    ] {
+        assert_eq!(
+            imported.resource(ADDRESS).unwrap().attr(attribute),
+            original.resource(ADDRESS).unwrap().attr(attribute),
+            "{attribute} after import"
+        );
+    }
+
+    // An import block: the plan imports and changes nothing; apply imports.
+    let by_block = f.workspace();
+    by_block.write("main.tf", &configuration).unwrap();
+    by_block.write_import_block(ADDRESS, &f.id()).unwrap();
+    let plan = by_block.plan().await.unwrap();
+    let change = plan.change(ADDRESS).unwrap();
+    assert!(change.change.importing.is_some(), "{:?}", change.change);
+    assert_eq!(
+        change.change.actions,
+        [Action::NoOp],
+        "import block plan: {:?}",
+        changed_attributes(change)
+    );
+    let applied = by_block.apply().await.unwrap();
+    assert_eq!(applied.change_summary().map(|s| s.import), Some(1));
+    assert!(by_block.plan().await.unwrap().is_empty());
+
+    origin.destroy().await.unwrap();
+    f.assert_gone(&f.default_role_name(), &f.jobs).await;
+}
+
+/// The update test's settings that change between steps.
+struct Settings<'a> {
+    role: &'a str,
+    policies: &'a str,
+    account: &'a str,
+    grants: String,
+}
+
+fn updatable(f: &Fixture, s: &Settings<'_>) -> String {
+    binding(
+        f,
+        &format!("{}\n{}\n{}\n{}", s.role, s.policies, s.account, s.grants),
+    )
+}
+
+/// Applies the configuration and checks that it was an in-place update and that the next
+/// plan is empty; returns the state.
+async fn apply_update(ws: &Workspace, configuration: &str, step: &str) -> State {
+    ws.write("main.tf", configuration).unwrap();
+    let plan = ws.plan().await.unwrap();
+    assert_eq!(
+        plan.actions(ADDRESS),
+        [Action::Update],
+        "{step}: {:?}",
+        plan.change(ADDRESS).map(changed_attributes)
+    );
+    let applied = ws.apply().await.unwrap();
+    assert_eq!(
+        applied.change_summary().map(|s| s.change),
+        Some(1),
+        "{step}"
+    );
+    let again = ws.plan().await.unwrap();
+    assert!(
+        again.is_empty(),
+        "{step}: the plan after the update is not empty: {:?}",
+        again.change(ADDRESS).map(changed_attributes)
+    );
+    ws.show().await.unwrap()
+}
+
+fn tag_map(role: &aws_sdk_iam::types::Role) -> BTreeMap<String, String> {
+    role.tags()
+        .iter()
+        .filter(|t| t.key() != "managed-by" && t.key() != OWNER_KEY)
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+fn strings(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_updatable_attribute_changes_in_place_rename_moves_the_role_identity_replaces() {
+    let Some(f) = Fixture::new(
+        "every_updatable_attribute_changes_in_place_rename_moves_the_role_identity_replaces",
+        2,
+    )
+    .await
+    else {
+        return;
+    };
+    let (first, second, boundary) = (
+        f.managed_policy("sqs:SendMessage").await,
+        f.managed_policy("sns:Publish").await,
+        f.managed_policy("s3:*").await,
+    );
+    let (job1, job2) = (&f.jobs[0], &f.jobs[1]);
+    let role_v1 = format!(
+        "  role_description = \"v1\"\n  tags = {}",
+        hcl_map(&[("team", "ci"), ("stage", "one")])
+    );
+    let policies_v1 = format!(
+        "  managed_policy_arns = [\"{first}\"]\n  inline_policies = {{ logs = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"logs:PutLogEvents\", Resource = \"*\" }}] }}) }}"
+    );
+    let account_v1 = format!(
+        "  labels = {}\n  annotations = {}\n  automount_service_account_token = true",
+        hcl_map(&[("tier", "ci"), ("keep", "yes")]),
+        hcl_map(&[("example.com/a", "1")])
+    );
+    let mut settings = Settings {
+        role: &role_v1,
+        policies: &policies_v1,
+        account: &account_v1,
+        grants: grant(job1, Some("kubernetes-executor"), &[]),
+    };
+    let ws = f.workspace();
+    ws.write("main.tf", &updatable(&f, &settings)).unwrap();
+    ws.apply().await.unwrap();
+    let role_name = f.default_role_name();
+    let role_id = f.iam_role(&role_name).await.unwrap().role_id().to_string();
+    let account_uid = f.service_account().await.unwrap().metadata.uid;
+
+    // 1. The role's settings and policies.
+    let role_v2 = format!(
+        "  role_description = \"v2\"\n  max_session_duration = 10800\n  permissions_boundary_arn = \"{boundary}\"\n  tags = {}",
+        hcl_map(&[("team", "platform"), ("env", "acc")])
+    );
+    let policies_v2 = format!(
+        "  managed_policy_arns = [\"{second}\"]\n  inline_policies = {{\n    logs = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = [\"logs:PutLogEvents\", \"logs:CreateLogStream\"], Resource = \"*\" }}] }})\n    ecr  = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"ecr:GetAuthorizationToken\", Resource = \"*\" }}] }})\n  }}"
+    );
+    settings.role = &role_v2;
+    settings.policies = &policies_v2;
+    apply_update(&ws, &updatable(&f, &settings), "role settings and policies").await;
+    let role = f.iam_role(&role_name).await.unwrap();
+    assert_eq!(role.role_id(), role_id, "updated in place, not re-created");
+    assert_eq!(role.description(), Some("v2"));
+    assert_eq!(role.max_session_duration(), Some(10800));
+    assert_eq!(
+        role.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(boundary.as_str())
+    );
+    assert_eq!(
+        tag_map(&role),
+        strings(&[("team", "platform"), ("env", "acc")])
+    );
+    assert_eq!(
+        f.attached_policies(&role_name).await,
+        [second.clone()].into()
+    );
+    let inline = f.inline_policies(&role_name).await;
+    assert_eq!(inline.keys().collect::<Vec<_>>(), ["ecr", "logs"]);
+    assert_eq!(
+        inline["logs"]["Statement"][0]["Action"],
+        json!(["logs:PutLogEvents", "logs:CreateLogStream"])
+    );
+
+    // 2. The ServiceAccount and the audience (which changes the trust policy too).
+    let account_v2 = format!(
+        "  labels = {}\n  annotations = {}\n  automount_service_account_token = false\n  sts_regional_endpoints = true\n  token_expiration = 7200\n  audience = \"gitlab-acc\"",
+        hcl_map(&[("tier", "build"), ("keep", "yes"), ("new", "label")]),
+        hcl_map(&[("example.com/b", "2")])
+    );
+    settings.account = &account_v2;
+    apply_update(&ws, &updatable(&f, &settings), "ServiceAccount settings").await;
+    let account = f.service_account().await.unwrap();
+    assert_eq!(account.metadata.uid, account_uid, "patched, not re-created");
+    let labels = account.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels,
+        strings(&[
+            ("tier", "build"),
+            ("keep", "yes"),
+            ("new", "label"),
+            (MANAGED_BY_LABEL, MANAGED_BY)
+        ])
+    );
+    let annotations = account.metadata.annotations.clone().unwrap_or_default();
+    assert!(
+        !annotations.contains_key("example.com/a"),
+        "{annotations:?}"
+    );
+    assert_eq!(annotations["example.com/b"], "2");
+    assert_eq!(
+        annotations["eks.amazonaws.com/sts-regional-endpoints"],
+        "true"
+    );
+    assert_eq!(annotations["eks.amazonaws.com/token-expiration"], "7200");
+    assert_eq!(annotations["eks.amazonaws.com/audience"], "gitlab-acc");
+    assert_eq!(account.automount_service_account_token, Some(false));
+    let trust = f.trust_policy(&role_name).await;
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"][format!("{}:aud", f.oidc.host_path)],
+        "gitlab-acc"
+    );
+
+    // 3. Grants: more rules in one namespace, a new namespace.
+    settings.grants = format!(
+        "{}{}",
+        grant(
+            job1,
+            Some("kubernetes-executor"),
+            &[("configmaps", &["get"])]
+        ),
+        grant(job2, Some("none"), &[("pods", &["get", "list"])])
+    );
+    apply_update(&ws, &updatable(&f, &settings), "grants").await;
+    let rules = f.rbac_role(job1).await.unwrap().rules.unwrap_or_default();
+    assert_eq!(rules.len(), 9);
+    assert_eq!(
+        rules[8].resources.as_deref(),
+        Some(&["configmaps".to_string()][..])
+    );
+    let rules = f.rbac_role(job2).await.unwrap().rules.unwrap_or_default();
+    assert_eq!(
+        serde_json::to_value(&rules).unwrap(),
+        json!([rule("pods", &["get", "list"])])
+    );
+    assert!(f.role_binding(job2).await.is_some());
+
+    // 4. Rename the role (and drop the first grant): the new role takes over, the old goes.
+    let renamed = unique_name("acc-renamed");
+    let role_v3 = format!("{role_v2}\n  role_name = \"{renamed}\"");
+    settings.role = &role_v3;
+    settings.grants = grant(job2, Some("none"), &[("pods", &["get", "list"])]);
+    let state = apply_update(&ws, &updatable(&f, &settings), "role rename").await;
+    let new_arn = format!("arn:aws:iam::{}:role/{renamed}", f.h.account_id());
+    assert!(
+        f.iam_role(&role_name).await.is_none(),
+        "the old role is gone"
+    );
+    let role = f.iam_role(&renamed).await.expect("the new role exists");
+    assert_eq!(role.arn(), new_arn);
+    assert_eq!(role.description(), Some("v2"));
+    assert_eq!(f.attached_policies(&renamed).await, [second.clone()].into());
+    assert_eq!(f.inline_policies(&renamed).await.len(), 2);
+    let annotations = f
+        .service_account()
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert_eq!(
+        annotations[ROLE_ARN_ANNOTATION], new_arn,
+        "annotation switched"
+    );
+    assert_eq!(
+        state.resource(ADDRESS).unwrap().str_attr("role_arn"),
+        Some(new_arn.as_str())
+    );
+    assert!(f.rbac_role(job1).await.is_none() && f.role_binding(job1).await.is_none());
+
+    // 5. A new path: IAM cannot move a role, so it is re-created under the same name.
+    let role_v4 = format!("{role_v3}\n  role_path = \"/ci/runners/\"");
+    settings.role = &role_v4;
+    apply_update(&ws, &updatable(&f, &settings), "role path").await;
+    let role = f.iam_role(&renamed).await.unwrap();
+    assert_eq!(role.path(), "/ci/runners/");
+    let moved_arn = format!(
+        "arn:aws:iam::{}:role/ci/runners/{renamed}",
+        f.h.account_id()
+    );
+    assert_eq!(role.arn(), moved_arn);
+    assert_eq!(f.attached_policies(&renamed).await, [second.clone()].into());
+    let annotations = f
+        .service_account()
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert_eq!(annotations[ROLE_ARN_ANNOTATION], moved_arn);
+
+    // 6. Another ServiceAccount is another binding: replaced.
+    let other = unique_name("runner");
+    let configuration = binding_named(
+        &f,
+        &other,
+        &format!(
+            "{}\n{}\n{}\n{}",
+            settings.role, settings.policies, settings.account, settings.grants
+        ),
+    );
+    ws.write("main.tf", &configuration).unwrap();
+    let plan = ws.plan().await.unwrap();
+    let change = plan.change(ADDRESS).unwrap();
+    assert!(change.is_replace(), "{:?}", change.change.actions);
+    assert_eq!(
+        change.change.replace_paths,
+        [json!(["service_account_name"])]
+    );
+    ws.apply().await.unwrap();
+    assert!(
+        f.service_account().await.is_none(),
+        "the old ServiceAccount is gone"
+    );
+    let replacement = f
+        .service_accounts(&f.namespace)
+        .get_opt(&other)
+        .await
+        .unwrap()
+        .expect("the new ServiceAccount exists");
+    assert_eq!(
+        replacement.metadata.annotations.unwrap_or_default()[ROLE_ARN_ANNOTATION],
+        moved_arn
+    );
+    let trust = f.trust_policy(&renamed).await;
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"][format!("{}:sub", f.oidc.host_path)],
+        format!("system:serviceaccount:{}:{other}", f.namespace)
+    );
+    assert!(ws.plan().await.unwrap().is_empty());
+
+    ws.destroy().await.unwrap();
+    assert!(f.iam_role(&renamed).await.is_none());
+    assert!(
+        f.service_accounts(&f.namespace)
+            .get_opt(&other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(f.role_binding(job2).await.is_none());
 }
