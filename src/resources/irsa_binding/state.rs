@@ -123,7 +123,14 @@ fn reconcile_service_account(
     scope: Scope,
 ) {
     let Some(account) = &observed.service_account else {
+        // Nothing of what the binding writes on the ServiceAccount exists any more.
         state.service_account_uid = None;
+        state.irsa_annotations = BTreeMap::new();
+        if scope == Scope::Managed {
+            state.labels = tracked(basis.labels.as_ref(), &BTreeMap::new());
+            state.annotations = tracked(basis.annotations.as_ref(), &BTreeMap::new());
+            state.automount_service_account_token = None;
+        }
         return;
     };
     state.service_account_uid = Some(account.uid.clone());
@@ -233,4 +240,43 @@ fn non_empty_map(map: BTreeMap<String, String>) -> Option<BTreeMap<String, Strin
 
 fn non_empty_set(set: BTreeSet<String>) -> Option<BTreeSet<String>> {
     (!set.is_empty()).then_some(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::tests::sample;
+    use super::super::remote::{IamRole, ObservedServiceAccount};
+    use super::*;
+
+    #[test]
+    fn a_deleted_service_account_leaves_none_of_its_fields_in_state() {
+        let mut basis = sample();
+        basis.irsa_annotations = BTreeMap::from([(
+            irsa::ROLE_ARN_ANNOTATION.to_string(),
+            basis.role_arn.clone(),
+        )]);
+        let observed = Observed {
+            role: Some(IamRole {
+                name: basis.role_name.clone(),
+                role_id: "AROAEXAMPLE".into(),
+                ..IamRole::default()
+            }),
+            ..Observed::default()
+        };
+        let state = reconcile(&basis, &observed, &BTreeMap::new(), Scope::Managed).unwrap();
+        assert_eq!(state.service_account_uid, None);
+        assert!(state.irsa_annotations.is_empty());
+        assert_eq!(state.labels, Some(BTreeMap::new()));
+        assert_eq!(state.automount_service_account_token, None);
+
+        let present = Observed {
+            service_account: Some(ObservedServiceAccount {
+                uid: "uid-2".into(),
+                ..ObservedServiceAccount::default()
+            }),
+            ..observed
+        };
+        let state = reconcile(&basis, &present, &BTreeMap::new(), Scope::Managed).unwrap();
+        assert_eq!(state.service_account_uid.as_deref(), Some("uid-2"));
+    }
 }
