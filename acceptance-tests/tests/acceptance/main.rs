@@ -7,5 +7,6 @@
 
 mod binding_support;
 mod irsa_binding;
+mod irsa_binding_drift;
 mod provider_block;
 mod rig;
