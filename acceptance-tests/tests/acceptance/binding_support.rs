@@ -58,6 +58,8 @@ pub struct Fixture {
     pub service_account: String,
     /// Job namespaces (one grant each, as the test wants).
     pub jobs: Vec<String>,
+    /// The AWS region of the provider and of [`Fixture::aws`].
+    pub region: String,
     created_namespaces: Vec<String>,
 }
 
@@ -65,8 +67,14 @@ impl Fixture {
     /// A fixture with `jobs` job namespaces, or `None` when acceptance tests are off.
     pub async fn new(test: &str, jobs: usize) -> Option<Fixture> {
         let h = harness(test).await?;
+        let region = h.aws().region();
+        Some(Fixture::in_region(h, jobs, region).await)
+    }
+
+    /// A fixture whose AWS side (the provider's and the test's clients) is in `region`.
+    pub async fn in_region(h: Arc<Harness>, jobs: usize, region: &str) -> Fixture {
         let kube = h.kubernetes().unwrap().client().await.unwrap();
-        let aws = h.aws_clients().await;
+        let aws = AwsClients::new(h.aws().endpoint(), region).await;
         let oidc = register_issuer(&kube, &aws).await;
         let mut fixture = Fixture {
             h,
@@ -76,6 +84,7 @@ impl Fixture {
             namespace: String::new(),
             service_account: unique_name("runner"),
             jobs: Vec::new(),
+            region: region.to_string(),
             created_namespaces: Vec::new(),
         };
         fixture.namespace = fixture.create_namespace("acc-ci").await;
@@ -85,7 +94,7 @@ impl Fixture {
         }
         // Import lists grants in namespace order; configurations here use that order too.
         fixture.jobs.sort();
-        Some(fixture)
+        fixture
     }
 
     /// Creates a namespace that is deleted with the fixture.
@@ -121,9 +130,11 @@ impl Fixture {
         format!("{}.{}", self.namespace, self.service_account)
     }
 
-    /// A workspace of the harness.
+    /// A workspace of the harness, its provider in the fixture's region.
     pub fn workspace(&self) -> Workspace {
-        self.h.workspace().unwrap()
+        let mut workspace = self.h.workspace().unwrap();
+        workspace.set_aws_endpoint(self.h.aws().endpoint(), &self.region);
+        workspace
     }
 
     /// The IAM role `name`, `None` when it does not exist.

@@ -4,7 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use gitlabrunner_acceptance::{Action, State, Workspace, unique_name};
+use base64::Engine as _;
+use gitlabrunner_acceptance::settings::AwsEmulatorKind;
+use gitlabrunner_acceptance::{Action, State, Workspace, harness, unique_name};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::PostParams;
 use serde_json::{Value, json};
 
 use crate::binding_support::{
@@ -602,4 +608,341 @@ async fn every_updatable_attribute_changes_in_place_rename_moves_the_role_identi
             .is_none()
     );
     assert!(f.role_binding(job2).await.is_none());
+}
+
+#[tokio::test]
+async fn govcloud_binding_uses_aws_us_gov_arns_everywhere() {
+    let test = "govcloud_binding_uses_aws_us_gov_arns_everywhere";
+    let Some(h) = harness(test).await else {
+        return;
+    };
+    if h.aws().kind() != Some(AwsEmulatorKind::Moto) {
+        eprintln!(
+            "acceptance: skipped {test}: only moto keeps us-gov-west-1 apart ({} rewrites it \
+             to us-east-1 and answers with arn:aws: ARNs; see test-rig.md)",
+            h.aws()
+                .kind()
+                .map_or("this emulator", AwsEmulatorKind::name)
+        );
+        return;
+    }
+    let f = Fixture::in_region(h, 1, "us-gov-west-1").await;
+    let account = f.h.account_id().to_string();
+    assert!(
+        f.oidc
+            .arn
+            .starts_with(&format!("arn:aws-us-gov:iam::{account}:oidc-provider/")),
+        "{}",
+        f.oidc.arn
+    );
+    let policy = f.managed_policy("sqs:SendMessage").await;
+    assert!(policy.starts_with("arn:aws-us-gov:iam::"), "{policy}");
+    let ws = f.workspace();
+    ws.write(
+        "main.tf",
+        &binding(
+            &f,
+            &format!(
+                "  managed_policy_arns = [\"{policy}\"]\n{}",
+                grant(&f.jobs[0], Some("kubernetes-executor"), &[])
+            ),
+        ),
+    )
+    .unwrap();
+    let role_name = f.default_role_name();
+    let role_arn = format!("arn:aws-us-gov:iam::{account}:role/{role_name}");
+
+    let plan = ws.plan().await.unwrap();
+    assert_eq!(
+        plan.change(ADDRESS).unwrap().change.after["role_arn"],
+        json!(role_arn)
+    );
+    ws.apply().await.unwrap();
+
+    let role = f.iam_role(&role_name).await.expect("the role exists");
+    assert_eq!(role.arn(), role_arn);
+    let trust = f.trust_policy(&role_name).await;
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Federated"],
+        json!(f.oidc.arn)
+    );
+    assert_eq!(f.attached_policies(&role_name).await, [policy].into());
+    let annotations = f
+        .service_account()
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert_eq!(annotations[ROLE_ARN_ANNOTATION], role_arn);
+    let state = ws.show().await.unwrap();
+    let trust_in_state: Value = serde_json::from_str(
+        state
+            .resource(ADDRESS)
+            .unwrap()
+            .str_attr("trust_policy")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        trust_in_state["Statement"][0]["Principal"]["Federated"],
+        json!(f.oidc.arn)
+    );
+    let text = serde_json::to_string(&state.resource(ADDRESS).unwrap().values).unwrap();
+    assert!(
+        !text.contains("arn:aws:"),
+        "a commercial ARN in state: {text}"
+    );
+    assert!(ws.plan().await.unwrap().is_empty());
+
+    ws.destroy().await.unwrap();
+    f.assert_gone(&role_name, &f.jobs).await;
+}
+
+/// The claims of a JWT (its middle segment), unverified.
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has three segments");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A token for `namespace/name` with `audience`, minted by TokenRequest.
+async fn mint_token(f: &Fixture, namespace: &str, name: &str, audience: &str) -> String {
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![audience.to_string()],
+            expiration_seconds: Some(600),
+            bound_object_ref: None,
+        },
+        ..TokenRequest::default()
+    };
+    f.service_accounts(namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .unwrap()
+        .status
+        .expect("TokenRequest answers with a status")
+        .token
+}
+
+#[tokio::test]
+async fn service_account_tokens_match_the_trust_policy_and_verify_assumes_the_role() {
+    let Some(f) = Fixture::new(
+        "service_account_tokens_match_the_trust_policy_and_verify_assumes_the_role",
+        0,
+    )
+    .await
+    else {
+        return;
+    };
+    let ws = f.workspace();
+    ws.write(
+        "main.tf",
+        &binding(&f, "  verify {\n    timeout_seconds = 30\n  }"),
+    )
+    .unwrap();
+    ws.apply().await.unwrap();
+    let role_name = f.default_role_name();
+    let state = ws.show().await.unwrap();
+    let verified = state
+        .resource(ADDRESS)
+        .unwrap()
+        .str_attr("verified_identity_arn")
+        .expect("verify recorded the identity STS returned")
+        .to_string();
+    assert!(
+        verified.starts_with(&format!(
+            "arn:aws:sts::{}:assumed-role/{role_name}/",
+            f.h.account_id()
+        )),
+        "{verified}"
+    );
+
+    // The conditions IAM holds, against the claims of a real token of the ServiceAccount.
+    let trust = f.trust_policy(&role_name).await;
+    let statement = &trust["Statement"][0];
+    let conditions = &statement["Condition"]["StringEquals"];
+    let token = mint_token(&f, &f.namespace, &f.service_account, "sts.amazonaws.com").await;
+    let claims = claims(&token);
+    assert_eq!(
+        claims["iss"]
+            .as_str()
+            .map(|i| i.trim_start_matches("https://")),
+        Some(f.oidc.host_path.as_str()),
+        "the token's issuer is the provider's"
+    );
+    let federated = statement["Principal"]["Federated"].as_str().unwrap();
+    assert!(
+        federated.ends_with(&format!(":oidc-provider/{}", f.oidc.host_path)),
+        "{federated}"
+    );
+    let key = |claim: &str| format!("{}:{claim}", f.oidc.host_path);
+    assert_eq!(conditions[key("sub")], claims["sub"], "sub: {claims}");
+    let audiences = match &claims["aud"] {
+        Value::Array(list) => list.clone(),
+        single => vec![single.clone()],
+    };
+    assert!(
+        audiences.contains(&conditions[key("aud")]),
+        "aud {audiences:?} lacks {}",
+        conditions[key("aud")]
+    );
+    // Another ServiceAccount's token does not meet the condition.
+    let other = claims_of_default_account(&f).await;
+    assert_ne!(conditions[key("sub")], other["sub"]);
+
+    // The emulators exchange the token for credentials. They check neither its signature
+    // nor the trust policy's conditions: that part is proved above, not by STS here.
+    let assumed = f
+        .aws
+        .sts
+        .assume_role_with_web_identity()
+        .role_arn(
+            state
+                .resource(ADDRESS)
+                .unwrap()
+                .str_attr("role_arn")
+                .unwrap(),
+        )
+        .role_session_name("acceptance")
+        .web_identity_token(&token)
+        .send()
+        .await
+        .unwrap();
+    let user = assumed.assumed_role_user().unwrap();
+    assert!(
+        user.arn().contains(&format!(":assumed-role/{role_name}/")),
+        "{}",
+        user.arn()
+    );
+    assert!(ws.plan().await.unwrap().is_empty());
+
+    ws.destroy().await.unwrap();
+    f.assert_gone(&role_name, &[]).await;
+}
+
+async fn claims_of_default_account(f: &Fixture) -> Value {
+    claims(&mint_token(f, &f.namespace, "default", "sts.amazonaws.com").await)
+}
+
+/// A ServiceAccount as the gitlab-runner Helm chart makes it.
+fn helm_service_account(f: &Fixture) -> ServiceAccount {
+    ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(f.service_account.clone()),
+            namespace: Some(f.namespace.clone()),
+            labels: Some(strings(&[
+                (MANAGED_BY_LABEL, "Helm"),
+                ("app", "gitlab-runner"),
+            ])),
+            annotations: Some(strings(&[
+                ("meta.helm.sh/release-name", "gitlab-runner"),
+                ("meta.helm.sh/release-namespace", &f.namespace),
+            ])),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    }
+}
+
+#[tokio::test]
+async fn existing_service_account_is_refused_unless_adopted_and_destroy_gives_it_back() {
+    let Some(f) = Fixture::new(
+        "existing_service_account_is_refused_unless_adopted_and_destroy_gives_it_back",
+        1,
+    )
+    .await
+    else {
+        return;
+    };
+    let helm = PostParams {
+        field_manager: Some("helm".into()),
+        ..PostParams::default()
+    };
+    let existing = f
+        .service_accounts(&f.namespace)
+        .create(&helm, &helm_service_account(&f))
+        .await
+        .unwrap();
+    let role_name = f.default_role_name();
+    let body = |adopt: bool| {
+        format!(
+            "  adopt_existing_service_account = {adopt}\n  labels = {}\n  annotations = {}\n{}",
+            hcl_map(&[("team", "ci")]),
+            hcl_map(&[("example.com/contact", "ci@example.com")]),
+            grant(&f.jobs[0], Some("kubernetes-executor"), &[])
+        )
+    };
+
+    // Without adoption: an error naming the ServiceAccount, and nothing left behind.
+    let ws = f.workspace();
+    ws.write("main.tf", &binding(&f, &body(false))).unwrap();
+    let diagnostics = ws.apply_expect_error().await.unwrap();
+    let error = diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .unwrap_or_else(|| panic!("no error in {diagnostics:?}"));
+    let text = error.one_line();
+    assert!(
+        text.contains(&format!("ServiceAccount {}", f.id())),
+        "the error names the ServiceAccount: {text}"
+    );
+    assert!(ws.show().await.unwrap().is_empty(), "nothing in state");
+    assert!(f.iam_role(&role_name).await.is_none(), "no IAM role left");
+    assert!(f.rbac_role(&f.jobs[0]).await.is_none());
+    assert!(f.role_binding(&f.jobs[0]).await.is_none());
+    let untouched = f.service_account().await.unwrap();
+    assert_eq!(untouched.metadata.labels, existing.metadata.labels);
+    assert_eq!(
+        untouched.metadata.annotations,
+        existing.metadata.annotations
+    );
+
+    // With adoption: the binding adds its fields and keeps the chart's.
+    ws.write("main.tf", &binding(&f, &body(true))).unwrap();
+    ws.apply().await.unwrap();
+    let adopted = f.service_account().await.unwrap();
+    assert_eq!(
+        adopted.metadata.uid, existing.metadata.uid,
+        "the same object"
+    );
+    let labels = adopted.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels[MANAGED_BY_LABEL], "Helm", "the chart still owns it");
+    assert_eq!(labels["app"], "gitlab-runner");
+    assert_eq!(labels["team"], "ci");
+    let annotations = adopted.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(annotations["meta.helm.sh/release-name"], "gitlab-runner");
+    assert_eq!(
+        annotations[ROLE_ARN_ANNOTATION],
+        format!("arn:aws:iam::{}:role/{role_name}", f.h.account_id())
+    );
+    assert_eq!(annotations[OWNER_KEY], f.id());
+    let state = ws.show().await.unwrap();
+    assert_eq!(
+        state
+            .resource(ADDRESS)
+            .unwrap()
+            .attr("service_account_adopted"),
+        &json!(true)
+    );
+    assert!(f.iam_role(&role_name).await.is_some());
+    assert!(ws.plan().await.unwrap().is_empty());
+
+    // Destroy removes the binding's fields only.
+    ws.destroy().await.unwrap();
+    let given_back = f
+        .service_account()
+        .await
+        .expect("an adopted ServiceAccount stays");
+    assert_eq!(given_back.metadata.uid, existing.metadata.uid);
+    assert_eq!(given_back.metadata.labels, existing.metadata.labels);
+    assert_eq!(
+        given_back.metadata.annotations, existing.metadata.annotations,
+        "no annotation of the binding is left"
+    );
+    assert!(f.iam_role(&role_name).await.is_none());
+    assert!(f.rbac_role(&f.jobs[0]).await.is_none());
+    assert!(f.role_binding(&f.jobs[0]).await.is_none());
 }
