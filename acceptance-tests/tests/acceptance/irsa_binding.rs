@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use gitlabrunner_acceptance::settings::AwsEmulatorKind;
-use gitlabrunner_acceptance::{Action, State, Workspace, harness, unique_name};
+use gitlabrunner_acceptance::{Action, State, Workspace, harness, hcl, unique_name};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -31,10 +31,16 @@ const EXECUTOR_RULES: [(&str, &[&str]); 8] = [
 ];
 
 /// A runner manager's binding with every part in use: two job namespaces (a preset, and a
-/// preset plus an explicit rule), a managed and an inline policy, tags, labels, annotations.
+/// preset plus an explicit rule), a managed and an inline policy, tags over the provider's
+/// default tags, labels, annotations.
 fn full_binding(f: &Fixture, policy_arn: &str) -> String {
-    config(&format!(
-        r#"
+    let provider = format!(
+        "  default_tags = {}",
+        hcl_map(&[("env", "acceptance"), ("team", "platform")])
+    );
+    hcl::with_provider(&provider)
+        + &format!(
+            r#"
 resource "gitlabrunner_irsa_binding" "runner" {{
   namespace            = "{namespace}"
   service_account_name = "{sa}"
@@ -69,15 +75,15 @@ resource "gitlabrunner_irsa_binding" "runner" {{
   }}
 }}
 "#,
-        namespace = f.namespace,
-        sa = f.service_account,
-        oidc = f.oidc.arn,
-        job1 = f.jobs[0],
-        job2 = f.jobs[1],
-        tags = hcl_map(&[("team", "ci"), ("cost-center", "1234")]),
-        labels = hcl_map(&[("app.kubernetes.io/name", "gitlab-runner")]),
-        annotations = hcl_map(&[("example.com/contact", "ci@example.com")]),
-    ))
+            namespace = f.namespace,
+            sa = f.service_account,
+            oidc = f.oidc.arn,
+            job1 = f.jobs[0],
+            job2 = f.jobs[1],
+            tags = hcl_map(&[("team", "ci"), ("cost-center", "1234")]),
+            labels = hcl_map(&[("app.kubernetes.io/name", "gitlab-runner")]),
+            annotations = hcl_map(&[("example.com/contact", "ci@example.com")]),
+        )
 }
 
 fn rule(resources: &str, verbs: &[&str]) -> Value {
@@ -121,6 +127,7 @@ async fn create_wires_role_service_account_and_rbac_then_plan_is_empty_and_destr
     assert_eq!(
         tags,
         BTreeMap::from([
+            ("env", "acceptance"),
             ("team", "ci"),
             ("cost-center", "1234"),
             ("managed-by", MANAGED_BY),
@@ -212,6 +219,14 @@ async fn create_wires_role_service_account_and_rbac_then_plan_is_empty_and_destr
         account.metadata.uid.as_deref()
     );
     assert_eq!(binding.attr("service_account_adopted"), &json!(false));
+    assert_eq!(
+        binding.attr("tags"),
+        &json!({"team": "ci", "cost-center": "1234"})
+    );
+    assert_eq!(
+        binding.attr("tags_all"),
+        &json!({"env": "acceptance", "team": "ci", "cost-center": "1234"})
+    );
     let toml = binding.str_attr("runner_config_toml").unwrap();
     assert!(
         toml.contains(&format!("namespace = \"{}\"", f.jobs[0])),
@@ -738,11 +753,17 @@ async fn service_account_tokens_match_the_trust_policy_and_verify_assumes_the_ro
         return;
     };
     let ws = f.workspace();
-    ws.write(
-        "main.tf",
-        &binding(&f, "  verify {\n    timeout_seconds = 30\n  }"),
-    )
-    .unwrap();
+    // The OIDC provider comes from the provider block here.
+    let configuration = format!(
+        "{}\nresource \"gitlabrunner_irsa_binding\" \"runner\" {{\n  namespace = {}\n  service_account_name = {}\n  verify {{\n    timeout_seconds = 30\n  }}\n}}\n",
+        hcl::with_provider(&format!(
+            "  oidc_provider_arn = {}",
+            hcl::quote(&f.oidc.arn)
+        )),
+        hcl::quote(&f.namespace),
+        hcl::quote(&f.service_account),
+    );
+    ws.write("main.tf", &configuration).unwrap();
     ws.apply().await.unwrap();
     let role_name = f.default_role_name();
     let state = ws.show().await.unwrap();
@@ -928,6 +949,42 @@ async fn existing_service_account_is_refused_unless_adopted_and_destroy_gives_it
         &json!(true)
     );
     assert!(f.iam_role(&role_name).await.is_some());
+    assert!(ws.plan().await.unwrap().is_empty());
+
+    // A Helm upgrade writes the chart's ServiceAccount back, without the binding's fields:
+    // drift that plan shows and apply repairs, keeping what the chart wrote.
+    let mut upgraded = helm_service_account(&f);
+    upgraded.metadata.resource_version = adopted.metadata.resource_version.clone();
+    f.service_accounts(&f.namespace)
+        .replace(&f.service_account, &helm, &upgraded)
+        .await
+        .unwrap();
+    let plan = ws.plan().await.unwrap();
+    let drifted = changed_attributes(plan.change(ADDRESS).unwrap());
+    assert!(
+        drifted.contains("irsa_annotations") && drifted.contains("labels"),
+        "{drifted:?}"
+    );
+    // ... and a changed label set: the label the binding no longer wants goes.
+    let relabelled = body(true).replace("team", "tier");
+    ws.write("main.tf", &binding(&f, &relabelled)).unwrap();
+    ws.apply().await.unwrap();
+    let repaired = f.service_account().await.unwrap();
+    let labels = repaired.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels,
+        strings(&[
+            (MANAGED_BY_LABEL, "Helm"),
+            ("app", "gitlab-runner"),
+            ("tier", "ci")
+        ])
+    );
+    let annotations = repaired.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations[ROLE_ARN_ANNOTATION],
+        format!("arn:aws:iam::{}:role/{role_name}", f.h.account_id())
+    );
+    assert_eq!(annotations["meta.helm.sh/release-name"], "gitlab-runner");
     assert!(ws.plan().await.unwrap().is_empty());
 
     // Destroy removes the binding's fields only.
