@@ -4,9 +4,7 @@
 //! plan helpers. Everything here works the same against a real cluster (`TF_ACC_KUBECONFIG`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use gitlabrunner_acceptance::aws::AwsClients;
@@ -263,11 +261,6 @@ impl Fixture {
             );
         }
     }
-
-    /// Whether the Kubernetes side is the emulator (faults, request log) or a real cluster.
-    pub fn is_real_cluster(&self) -> bool {
-        self.h.kubernetes().unwrap().is_real_cluster()
-    }
 }
 
 impl Drop for Fixture {
@@ -323,9 +316,13 @@ pub async fn create_managed_policy(aws: &AwsClients, action: &str) -> String {
 
 /// An IAM policy document as IAM returns it (URL-encoded or not), parsed.
 pub fn decode_policy(document: &str) -> Value {
-    let decoded = percent_encoding::percent_decode_str(document)
-        .decode_utf8()
-        .unwrap();
+    let decoded = if document.trim_start().starts_with('{') {
+        document.into()
+    } else {
+        percent_encoding::percent_decode_str(document)
+            .decode_utf8()
+            .unwrap()
+    };
     serde_json::from_str(&decoded)
         .unwrap_or_else(|e| panic!("policy document {decoded:?} is not JSON: {e}"))
 }
@@ -440,23 +437,4 @@ pub fn changed_attributes(change: &ResourceChange) -> BTreeSet<String> {
         })
         .cloned()
         .collect()
-}
-
-/// Polls `probe` (every 100 ms, at most `limit`) until it returns `Some`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::binding_support::{
     ADDRESS, Fixture, MANAGED_BY, MANAGED_BY_LABEL, OWNER_KEY, ROLE_ARN_ANNOTATION, binding,
-    binding_named, changed_attributes, config, grant, hcl_map,
+    binding_named, changed_attributes, grant, hcl_map,
 };
 
 /// The GitLab-documented rules of the `kubernetes-executor` preset, in order.
@@ -45,6 +45,7 @@ resource "gitlabrunner_irsa_binding" "runner" {{
   namespace            = "{namespace}"
   service_account_name = "{sa}"
   oidc_provider_arn    = "{oidc}"
+  role_path            = "/gitlab/runners/"
   role_description     = "GitLab Runner manager (acceptance)"
   max_session_duration = 7200
   tags                 = {tags}
@@ -59,6 +60,7 @@ resource "gitlabrunner_irsa_binding" "runner" {{
   annotations                     = {annotations}
   automount_service_account_token = false
   sts_regional_endpoints          = true
+  token_expiration                = 86400
 
   grant {{
     namespace = "{job1}"
@@ -109,7 +111,10 @@ async fn create_wires_role_service_account_and_rbac_then_plan_is_empty_and_destr
     assert_eq!(created.change.actions, [Action::Create]);
     // Known before apply: the ARN follows from partition, account, path and name.
     let role_name = f.default_role_name();
-    let role_arn = format!("arn:aws:iam::{}:role/{role_name}", f.h.account_id());
+    let role_arn = format!(
+        "arn:aws:iam::{}:role/gitlab/runners/{role_name}",
+        f.h.account_id()
+    );
     assert_eq!(created.change.after["role_arn"], json!(role_arn));
     assert!(created.is_unknown_after("role_unique_id"));
 
@@ -176,6 +181,7 @@ async fn create_wires_role_service_account_and_rbac_then_plan_is_empty_and_destr
         annotations["eks.amazonaws.com/sts-regional-endpoints"],
         "true"
     );
+    assert_eq!(annotations["eks.amazonaws.com/token-expiration"], "86400");
     assert_eq!(annotations["example.com/contact"], "ci@example.com");
     assert_eq!(annotations[OWNER_KEY], f.id());
     assert_eq!(account.automount_service_account_token, Some(false));
@@ -788,11 +794,9 @@ async fn service_account_tokens_match_the_trust_policy_and_verify_assumes_the_ro
     let token = mint_token(&f, &f.namespace, &f.service_account, "sts.amazonaws.com").await;
     let claims = claims(&token);
     assert_eq!(
-        claims["iss"]
-            .as_str()
-            .map(|i| i.trim_start_matches("https://")),
-        Some(f.oidc.host_path.as_str()),
-        "the token's issuer is the provider's"
+        claims["iss"].as_str(),
+        Some(f.oidc.issuer.as_str()),
+        "the token's issuer is the one registered in IAM"
     );
     let federated = statement["Principal"]["Federated"].as_str().unwrap();
     assert!(
@@ -811,7 +815,7 @@ async fn service_account_tokens_match_the_trust_policy_and_verify_assumes_the_ro
         conditions[key("aud")]
     );
     // Another ServiceAccount's token does not meet the condition.
-    let other = claims_of_default_account(&f).await;
+    let other = claims_of_another_account(&f).await;
     assert_ne!(conditions[key("sub")], other["sub"]);
 
     // The emulators exchange the token for credentials. They check neither its signature
@@ -844,8 +848,22 @@ async fn service_account_tokens_match_the_trust_policy_and_verify_assumes_the_ro
     f.assert_gone(&role_name, &[]).await;
 }
 
-async fn claims_of_default_account(f: &Fixture) -> Value {
-    claims(&mint_token(f, &f.namespace, "default", "sts.amazonaws.com").await)
+/// The claims of a token of another ServiceAccount in the binding's namespace.
+async fn claims_of_another_account(f: &Fixture) -> Value {
+    let other = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(unique_name("other")),
+            ..ObjectMeta::default()
+        },
+        ..ServiceAccount::default()
+    };
+    let other = f
+        .service_accounts(&f.namespace)
+        .create(&PostParams::default(), &other)
+        .await
+        .unwrap();
+    let name = other.metadata.name.unwrap();
+    claims(&mint_token(f, &f.namespace, &name, "sts.amazonaws.com").await)
 }
 
 /// A ServiceAccount as the gitlab-runner Helm chart makes it.
