@@ -243,8 +243,13 @@ fn tag(key: &str, value: &str) -> aws_sdk_iam::types::Tag {
 }
 
 #[tokio::test]
-async fn kubernetes_drift_is_planned_shown_and_repaired() {
-    let Some(f) = Fixture::new("kubernetes_drift_is_planned_shown_and_repaired", 3).await else {
+async fn kubernetes_drift_and_a_deleted_role_are_planned_shown_and_repaired() {
+    let Some(f) = Fixture::new(
+        "kubernetes_drift_and_a_deleted_role_are_planned_shown_and_repaired",
+        3,
+    )
+    .await
+    else {
         return;
     };
     let (edited, role_deleted, binding_deleted) = (&f.jobs[0], &f.jobs[1], &f.jobs[2]);
@@ -324,10 +329,22 @@ async fn kubernetes_drift_is_planned_shown_and_repaired() {
         .delete(&f.rbac_name(), &DeleteParams::default())
         .await
         .unwrap();
+    // And the IAM role, alone.
+    let role_name = f.default_role_name();
+    let old_role_id = f.iam_role(&role_name).await.unwrap().role_id().to_string();
+    f.aws
+        .iam
+        .delete_role()
+        .role_name(&role_name)
+        .send()
+        .await
+        .unwrap();
 
     plan_shows_then_apply_repairs(
         &ws,
         &[
+            "role_unique_id",
+            "trust_policy",
             "irsa_annotations",
             "annotations",
             "labels",
@@ -337,6 +354,9 @@ async fn kubernetes_drift_is_planned_shown_and_repaired() {
     )
     .await;
 
+    let role = f.iam_role(&role_name).await.expect("the role is back");
+    assert_ne!(role.role_id(), old_role_id);
+    assert_eq!(role.arn(), role_arn);
     let account = f.service_account().await.unwrap();
     assert_eq!(
         account.metadata.uid, before.metadata.uid,
@@ -367,7 +387,7 @@ async fn kubernetes_drift_is_planned_shown_and_repaired() {
     }
 
     ws.destroy().await.unwrap();
-    f.assert_gone(&f.default_role_name(), &f.jobs).await;
+    f.assert_gone(&role_name, &f.jobs).await;
 }
 
 #[tokio::test]
