@@ -1021,3 +1021,92 @@ async fn existing_service_account_is_refused_unless_adopted_and_destroy_gives_it
     assert!(f.rbac_role(&f.jobs[0]).await.is_none());
     assert!(f.role_binding(&f.jobs[0]).await.is_none());
 }
+
+#[tokio::test]
+async fn values_known_only_after_apply_plan_as_unknown_then_apply_and_settle() {
+    let Some(f) = Fixture::new(
+        "values_known_only_after_apply_plan_as_unknown_then_apply_and_settle",
+        1,
+    )
+    .await
+    else {
+        return;
+    };
+    // terraform_data outputs are unknown until applied, like a namespace or a policy
+    // document coming from other resources.
+    let configuration = format!(
+        r#"{provider}
+resource "terraform_data" "namespace" {{
+  input = {namespace}
+}}
+resource "terraform_data" "policy" {{
+  input = jsonencode({{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Action = "s3:GetObject", Resource = "*" }}] }})
+}}
+resource "gitlabrunner_irsa_binding" "runner" {{
+  namespace            = terraform_data.namespace.output
+  service_account_name = {sa}
+  oidc_provider_arn    = {oidc}
+  tags                 = {{ namespace = terraform_data.namespace.output }}
+  labels               = {{ namespace = terraform_data.namespace.output }}
+  inline_policies      = {{ read = terraform_data.policy.output }}
+  grant {{
+    namespace = {job}
+    preset    = "kubernetes-executor"
+    rule {{
+      api_groups = [""]
+      resources  = ["configmaps"]
+      verbs      = [terraform_data.namespace.output == "" ? "list" : "get"]
+    }}
+  }}
+}}
+"#,
+        provider = hcl::with_provider(""),
+        namespace = hcl::quote(&f.namespace),
+        sa = hcl::quote(&f.service_account),
+        oidc = hcl::quote(&f.oidc.arn),
+        job = hcl::quote(&f.jobs[0]),
+    );
+    let ws = f.workspace();
+    ws.write("main.tf", &configuration).unwrap();
+
+    let plan = ws.plan().await.unwrap();
+    let change = plan.change(ADDRESS).unwrap();
+    for attribute in [
+        "id",
+        "role_arn",
+        "trust_policy",
+        "irsa_annotations",
+        "tags_all",
+    ] {
+        assert!(change.is_unknown_after(attribute), "{attribute} is unknown");
+    }
+    ws.apply().await.unwrap();
+
+    let role_name = f.default_role_name();
+    let role = f.iam_role(&role_name).await.expect("the role exists");
+    assert!(
+        role.tags()
+            .iter()
+            .any(|t| t.key() == "namespace" && t.value() == f.namespace)
+    );
+    assert_eq!(
+        f.inline_policies(&role_name).await["read"]["Statement"][0]["Action"],
+        "s3:GetObject"
+    );
+    let rules = f
+        .rbac_role(&f.jobs[0])
+        .await
+        .unwrap()
+        .rules
+        .unwrap_or_default();
+    assert_eq!(rules.last().unwrap().verbs, ["get"]);
+    let again = ws.plan().await.unwrap();
+    assert!(
+        again.is_empty(),
+        "{:?}",
+        again.change(ADDRESS).map(changed_attributes)
+    );
+
+    ws.destroy().await.unwrap();
+    f.assert_gone(&role_name, &f.jobs).await;
+}
