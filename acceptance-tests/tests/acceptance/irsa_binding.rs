@@ -427,6 +427,19 @@ async fn every_updatable_attribute_changes_in_place_rename_moves_the_role_identi
     let role_id = f.iam_role(&role_name).await.unwrap().role_id().to_string();
     let account_uid = f.service_account().await.unwrap().metadata.uid;
 
+    // 0. The same policy written differently (a heredoc, other key order, a list of one) is
+    //    no change.
+    let reformatted = "  managed_policy_arns = [\"FIRST\"]\n  inline_policies = {\n    logs = <<-EOT\n      {\n        \"Statement\": [ { \"Resource\": \"*\", \"Action\": [\"logs:PutLogEvents\"],\n                        \"Effect\": \"Allow\" } ],\n        \"Version\": \"2012-10-17\"\n      }\n    EOT\n  }"
+        .replace("FIRST", &first);
+    settings.policies = &reformatted;
+    ws.write("main.tf", &updatable(&f, &settings)).unwrap();
+    let plan = ws.plan().await.unwrap();
+    assert!(
+        plan.is_empty(),
+        "a reformatted policy plans a change: {:?}",
+        plan.change(ADDRESS).map(changed_attributes)
+    );
+
     // 1. The role's settings and policies.
     let role_v2 = format!(
         "  role_description = \"v2\"\n  max_session_duration = 10800\n  permissions_boundary_arn = \"{boundary}\"\n  tags = {}",
