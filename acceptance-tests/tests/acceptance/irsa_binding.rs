@@ -981,6 +981,20 @@ async fn existing_service_account_is_refused_unless_adopted_and_destroy_gives_it
     );
     assert!(f.iam_role(&role_name).await.is_some());
     assert!(ws.plan().await.unwrap().is_empty());
+    // Imported, the binding is just as adopted: the chart's labels and annotations are not
+    // the binding's.
+    let imported = f.workspace();
+    imported
+        .write("main.tf", &binding(&f, &body(true)))
+        .unwrap();
+    imported.import(ADDRESS, &f.id()).await.unwrap();
+    let plan = imported.plan().await.unwrap();
+    assert!(
+        plan.is_empty(),
+        "plan after importing an adopted binding: {:?}",
+        plan.change(ADDRESS)
+            .map(|c| (changed_attributes(c), &c.change.before))
+    );
 
     // A Helm upgrade writes the chart's ServiceAccount back, without the binding's fields:
     // drift that plan shows and apply repairs, keeping what the chart wrote.
