@@ -592,7 +592,37 @@ async fn every_updatable_attribute_changes_in_place_rename_moves_the_role_identi
         .unwrap_or_default();
     assert_eq!(annotations[ROLE_ARN_ANNOTATION], moved_arn);
 
-    // 6. Another ServiceAccount is another binding: replaced.
+    // 6. Every optional setting removed again.
+    let role_bare = format!("  role_name = \"{renamed}\"\n  role_path = \"/ci/runners/\"");
+    settings.role = &role_bare;
+    settings.policies = "";
+    settings.account = "";
+    apply_update(&ws, &updatable(&f, &settings), "optional settings removed").await;
+    let role = f.iam_role(&renamed).await.unwrap();
+    assert_eq!(role.description().filter(|d| !d.is_empty()), None);
+    assert_eq!(role.max_session_duration(), Some(3600));
+    assert!(role.permissions_boundary().is_none(), "{role:?}");
+    assert!(tag_map(&role).is_empty(), "{:?}", role.tags());
+    assert!(f.attached_policies(&renamed).await.is_empty());
+    assert!(f.inline_policies(&renamed).await.is_empty());
+    let account = f.service_account().await.unwrap();
+    assert_eq!(
+        account.metadata.labels.clone().unwrap_or_default(),
+        strings(&[(MANAGED_BY_LABEL, MANAGED_BY)])
+    );
+    let annotations = account.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations.keys().map(String::as_str).collect::<Vec<_>>(),
+        [ROLE_ARN_ANNOTATION, OWNER_KEY]
+    );
+    assert_eq!(account.automount_service_account_token, None);
+    assert_eq!(
+        f.trust_policy(&renamed).await["Statement"][0]["Condition"]["StringEquals"]
+            [format!("{}:aud", f.oidc.host_path)],
+        "sts.amazonaws.com"
+    );
+
+    // 7. Another ServiceAccount is another binding: replaced.
     let other = unique_name("runner");
     let configuration = binding_named(
         &f,
