@@ -44,7 +44,7 @@ pub struct OidcProvider {
 pub struct Fixture {
     /// The shared harness.
     pub h: Arc<Harness>,
-    /// AWS clients in the harness's region.
+    /// AWS clients in the fixture's region.
     pub aws: AwsClients,
     /// A Kubernetes client with the provider's kubeconfig.
     pub kube: kube::Client,
