@@ -6,9 +6,12 @@
 //! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
 
 mod aws_fixtures;
+mod binding_support;
 mod cache;
 mod data_source;
 mod invalid_configs;
+mod irsa_binding;
+mod irsa_binding_drift;
 mod irsa_with_cache;
 mod provider_block;
 mod rig;
