@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::aws::Partition;
 use crate::aws::arn::{bucket_arn, objects_arn};
+use crate::ownership;
 
 /// Object actions the manager's role needs on `BUCKET/PATH/*`.
 pub const OBJECT_ACTIONS: [&str; 4] = [
@@ -23,7 +24,9 @@ pub const OBJECT_ACTIONS: [&str; 4] = [
 /// KMS actions on the bucket's key when it uses SSE-KMS.
 pub const KMS_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
 
-/// Statement IDs, also used to recognise the policy on import.
+/// Statement IDs, also used to recognise the policy on import. All start with
+/// [`ownership::CACHE_STATEMENT_ID_PREFIX`], so a binding importing the role leaves this policy
+/// to this resource.
 pub const OBJECTS_SID: &str = "GitLabRunnerCacheObjects";
 /// See [`OBJECTS_SID`].
 pub const LIST_SID: &str = "GitLabRunnerCacheList";
@@ -127,6 +130,16 @@ fn single_string(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_ids_carry_the_cache_mark_the_binding_recognises() {
+        for sid in [OBJECTS_SID, LIST_SID, KMS_SID] {
+            assert!(
+                sid.starts_with(ownership::CACHE_STATEMENT_ID_PREFIX),
+                "{sid}"
+            );
+        }
+    }
     use crate::aws::policy::{canonical, equivalent};
 
     const KEY: &str =

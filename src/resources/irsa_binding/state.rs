@@ -92,10 +92,12 @@ fn reconcile_role(
             .map(|wanted| wanted.intersection(&observed.attached).cloned().collect()),
     };
     state.inline_policies = match scope {
+        // Import claims every inline policy but the one `gitlabrunner_cache` owns on this role.
         Scope::Everything => non_empty_map(
             observed
                 .inline
                 .iter()
+                .filter(|(_, document)| !ownership::is_cache_policy(document))
                 .map(|(name, document)| (name.clone(), compact(document)))
                 .collect(),
         ),
