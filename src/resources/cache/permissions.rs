@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use crate::aws::Partition;
 use crate::aws::arn::{bucket_arn, objects_arn};
-use crate::ownership;
 
 /// Object actions the manager's role needs on `BUCKET/PATH/*`.
 pub const OBJECT_ACTIONS: [&str; 4] = [
@@ -25,7 +24,7 @@ pub const OBJECT_ACTIONS: [&str; 4] = [
 pub const KMS_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
 
 /// Statement IDs, also used to recognise the policy on import. All start with
-/// [`ownership::CACHE_STATEMENT_ID_PREFIX`], so a binding importing the role leaves this policy
+/// [`crate::ownership::CACHE_STATEMENT_ID_PREFIX`], so a binding importing the role leaves this policy
 /// to this resource.
 pub const OBJECTS_SID: &str = "GitLabRunnerCacheObjects";
 /// See [`OBJECTS_SID`].
@@ -130,6 +129,7 @@ fn single_string(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership;
 
     #[test]
     fn statement_ids_carry_the_cache_mark_the_binding_recognises() {
