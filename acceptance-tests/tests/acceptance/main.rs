@@ -5,5 +5,7 @@
 //! `TF_ACC=1 cargo test -p gitlabrunner-acceptance --test acceptance` runs it against moto;
 //! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
 
+mod examples;
 mod provider_block;
+mod release;
 mod rig;
