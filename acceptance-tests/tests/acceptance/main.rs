@@ -9,3 +9,4 @@ mod examples;
 mod provider_block;
 mod release;
 mod rig;
+mod troubleshooting;
