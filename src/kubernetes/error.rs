@@ -23,6 +23,9 @@ pub enum KubeErrorKind {
     Throttled,
     /// 5xx or no answer, after the bounded retries.
     Unavailable,
+    /// The API server's certificate was not trusted (or the TLS handshake failed otherwise):
+    /// not retried, since it cannot heal by itself.
+    Tls,
     /// `StopProvider` arrived while the call waited to retry.
     Cancelled,
     /// Anything else (including a response this client could not read).
@@ -72,9 +75,14 @@ impl KubeError {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> KubeError {
         let message = error_chain(&source);
+        let kind = if is_tls_failure(&message) {
+            KubeErrorKind::Tls
+        } else {
+            KubeErrorKind::Unavailable
+        };
         KubeError {
             source: Some(Box::new(source)),
-            ..KubeError::new(operation, KubeErrorKind::Unavailable, message)
+            ..KubeError::new(operation, kind, message)
         }
     }
 
@@ -134,6 +142,18 @@ impl fmt::Display for KubeError {
         }
         write!(f, ": {}", self.message)
     }
+}
+
+/// Whether a transport failure's description is a TLS verification failure (rustls words it
+/// "invalid peer certificate: ..."; handshake alerts mention the certificate too).
+fn is_tls_failure(description: &str) -> bool {
+    [
+        "invalid peer certificate",
+        "certificate verify failed",
+        "received fatal alert: BadCertificate",
+    ]
+    .iter()
+    .any(|marker| description.contains(marker))
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
