@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::error_chain::error_chain;
+
 /// What kind of failure a Kubernetes call had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KubeErrorKind {
@@ -154,20 +156,6 @@ fn is_tls_failure(description: &str) -> bool {
     ]
     .iter()
     .any(|marker| description.contains(marker))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
