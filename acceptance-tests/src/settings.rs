@@ -151,18 +151,52 @@ impl Settings {
     }
 }
 
-/// The repository root: the parent of this crate's folder.
+/// The repository root: the workspace folder above the running package. Resolved at run time
+/// (cargo sets `CARGO_MANIFEST_DIR` for `cargo test` and `cargo run`), so a test binary built in
+/// one checkout never drives another checkout's provider and tools.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("acceptance-tests has a parent folder")
-        .to_path_buf()
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    workspace_root(&start).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("acceptance-tests has a parent folder")
+            .to_path_buf()
+    })
+}
+
+/// The nearest folder at or above `start` whose `Cargo.toml` declares a `[workspace]`.
+fn workspace_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find_map(|dir| {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        manifest
+            .lines()
+            .any(|line| line.trim() == "[workspace]")
+            .then(|| dir.to_path_buf())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn repo_root_is_the_workspace_above_the_running_package() {
+        let root = repo_root();
+        assert!(
+            root.join("acceptance-tests").join("Cargo.toml").is_file(),
+            "{}",
+            root.display()
+        );
+        let nested = root
+            .join("acceptance-tests")
+            .join("kube-emulator")
+            .join("src");
+        assert_eq!(workspace_root(&nested), Some(root));
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map: HashMap<String, String> = vars

@@ -81,13 +81,26 @@ impl Arn {
         })
     }
 
+    /// Whether the resource ends in a name (`role/NAME`, `policy/PATH/NAME`, `key/ID`): not
+    /// empty after its last `/`.
+    pub fn has_resource_name(&self) -> bool {
+        self.resource
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| !name.is_empty())
+    }
+
     /// Parses an IAM managed policy ARN (`arn:P:iam::ACCOUNT|aws:policy/PATH/NAME`).
     pub fn parse_policy(text: &str) -> Result<Arn, ArnError> {
         const EXPECTED: &str = "an IAM policy (arn:PARTITION:iam::ACCOUNT:policy/NAME)";
         // AWS managed policies carry the account `aws`, which `parse` rejects as not 12 digits.
         let normalized = text.replacen(":iam::aws:policy/", ":iam::000000000000:policy/", 1);
         let mut arn = Arn::parse(&normalized)?;
-        if arn.service != "iam" || !arn.region.is_empty() || !arn.resource.starts_with("policy/") {
+        if arn.service != "iam"
+            || !arn.region.is_empty()
+            || !arn.resource.starts_with("policy/")
+            || !arn.has_resource_name()
+        {
             return Err(ArnError::Kind {
                 expected: EXPECTED,
                 found: text.to_string(),
@@ -103,7 +116,12 @@ impl Arn {
     pub fn parse_kms_key(text: &str) -> Result<Arn, ArnError> {
         let arn = Arn::parse(text)?;
         let is_key = arn.resource.starts_with("key/") || arn.resource.starts_with("alias/");
-        if arn.service != "kms" || arn.region.is_empty() || arn.account.is_empty() || !is_key {
+        if arn.service != "kms"
+            || arn.region.is_empty()
+            || arn.account.is_empty()
+            || !is_key
+            || !arn.has_resource_name()
+        {
             return Err(ArnError::Kind {
                 expected: "a KMS key (arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID)",
                 found: text.to_string(),
@@ -292,6 +310,8 @@ mod tests {
         assert!(Arn::parse_policy("arn:aws-cn:iam::123456789012:policy/team/p").is_ok());
         assert!(Arn::parse_policy("arn:aws:iam::123456789012:role/p").is_err());
         assert!(Arn::parse_policy("arn:aws:s3:::bucket").is_err());
+        assert!(Arn::parse_policy("arn:aws:iam::aws:policy/").is_err());
+        assert!(Arn::parse_policy("arn:aws:iam::123456789012:policy/team/").is_err());
     }
 
     #[test]
@@ -299,6 +319,8 @@ mod tests {
         assert!(Arn::parse_kms_key("arn:aws:kms:us-east-1:123456789012:key/1234abcd").is_ok());
         assert!(Arn::parse_kms_key("arn:aws:kms::123456789012:key/1234abcd").is_err());
         assert!(Arn::parse_kms_key("arn:aws:kms:us-east-1:123456789012:grant/x").is_err());
+        assert!(Arn::parse_kms_key("arn:aws:kms:us-east-1:123456789012:key/").is_err());
+        assert!(Arn::parse_kms_key("arn:aws:kms:us-east-1:123456789012:alias/").is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::error_chain::error_chain;
+
 /// What kind of failure an AWS call had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AwsErrorKind {
@@ -203,17 +205,6 @@ fn classify<E>(
         (_, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)) => AwsErrorKind::Unavailable,
         _ => AwsErrorKind::Other,
     }
-}
-
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `.map_err(aws_error("iam:GetRole"))` on an SDK call's result.

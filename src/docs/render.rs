@@ -4,34 +4,45 @@ use std::fmt::Write;
 
 use crate::codec::{Attribute, Block, Nesting, Schema, Type};
 
-/// The "Schema" section of a page: required, optional and read-only attributes, then one
-/// section per nested block or nested attribute object.
+/// The "Schema" section of a page, as `tfplugindocs` writes it: required, optional and
+/// read-only attributes, then one section per nested block or nested attribute object, depth
+/// first in the order they appear.
 pub fn render_schema(schema: &Schema) -> String {
     let mut out = String::from("## Schema\n");
+    render_nested(&mut out, &schema.block, "", true);
+    out
+}
+
+/// A nested schema still to be written: its anchor, dotted title and contents.
+type Nested = (String, String, Block);
+
+fn render_nested(out: &mut String, block: &Block, prefix: &str, top_level: bool) {
     let mut nested = Vec::new();
-    render_block(&mut out, &schema.block, "", &mut nested);
-    while let Some((anchor, title, block)) = nested.pop() {
+    render_block(out, block, prefix, top_level, &mut nested);
+    for (anchor, title, child) in nested {
         let _ = write!(
             out,
             "\n<a id=\"{anchor}\"></a>\n### Nested Schema for `{title}`\n"
         );
-        render_block(&mut out, &block, &title, &mut nested);
+        render_nested(out, &child, &title, false);
     }
-    out
 }
 
-type NestedQueue = Vec<(String, String, Block)>;
-
-fn render_block(out: &mut String, block: &Block, prefix: &str, nested: &mut NestedQueue) {
+fn render_block(
+    out: &mut String,
+    block: &Block,
+    prefix: &str,
+    top_level: bool,
+    nested: &mut Vec<Nested>,
+) {
     let mut required = Vec::new();
     let mut optional = Vec::new();
     let mut read_only = Vec::new();
     for attr in &block.attributes {
         let (anchor, child) = nested_child(prefix, attr);
         let line = attribute_line(attr, anchor.as_deref());
-        if let Some((anchor, title, child)) = child.map(|c| (anchor.unwrap_or_default(), c.0, c.1))
-        {
-            nested.insert(0, (anchor, title, child));
+        if let (Some(anchor), Some((title, child))) = (anchor, child) {
+            nested.push((anchor, title, child));
         }
         match (attr.required, attr.optional, attr.computed) {
             (true, _, _) => required.push(line),
@@ -41,7 +52,7 @@ fn render_block(out: &mut String, block: &Block, prefix: &str, nested: &mut Nest
     }
     for b in &block.blocks {
         let title = join(prefix, &b.name);
-        let anchor = anchor_for(&title);
+        let anchor = anchor_for("nestedblock", &title);
         let kind = match b.nesting {
             Nesting::Single | Nesting::Group => "Block".to_string(),
             Nesting::List => "Block List".to_string(),
@@ -64,15 +75,20 @@ fn render_block(out: &mut String, block: &Block, prefix: &str, nested: &mut Nest
         } else {
             optional.push(line);
         }
-        nested.insert(0, (anchor, title, b.block.clone()));
+        nested.push((anchor, title, b.block.clone()));
     }
     for (heading, lines) in [
         ("Required", required),
         ("Optional", optional),
         ("Read-Only", read_only),
     ] {
-        if !lines.is_empty() {
+        if lines.is_empty() {
+            continue;
+        }
+        if top_level {
             let _ = write!(out, "\n### {heading}\n\n{}\n", lines.join("\n"));
+        } else {
+            let _ = write!(out, "\n{heading}:\n\n{}\n", lines.join("\n"));
         }
     }
 }
@@ -85,7 +101,7 @@ fn nested_child(prefix: &str, attr: &Attribute) -> (Option<String>, Option<(Stri
                 attributes: attrs.clone(),
                 ..Block::default()
             };
-            (Some(anchor_for(&title)), Some((title, block)))
+            (Some(anchor_for("nestedatt", &title)), Some((title, block)))
         }
         None => (None, None),
     }
@@ -155,8 +171,8 @@ fn join(prefix: &str, name: &str) -> String {
     }
 }
 
-fn anchor_for(title: &str) -> String {
-    format!("nestedblock--{}", title.replace('.', "--"))
+fn anchor_for(kind: &str, title: &str) -> String {
+    format!("{kind}--{}", title.replace('.', "--"))
 }
 
 #[cfg(test)]
@@ -201,6 +217,8 @@ mod tests {
         );
         assert!(md.contains("### Read-Only\n\n- `role_arn` (String) The role ARN."));
         assert!(md.contains("- `grant` (Block List) RBAC in one namespace. (see [below for nested schema](#nestedblock--grant))"));
-        assert!(md.contains("### Nested Schema for `grant`"));
+        assert!(md.contains(
+            "### Nested Schema for `grant`\n\nRequired:\n\n- `namespace` (String) Where."
+        ));
     }
 }

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::error_chain::error_chain;
+
 /// What kind of failure a Kubernetes call had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KubeErrorKind {
@@ -23,6 +25,9 @@ pub enum KubeErrorKind {
     Throttled,
     /// 5xx or no answer, after the bounded retries.
     Unavailable,
+    /// The API server's certificate was not trusted (or the TLS handshake failed otherwise):
+    /// not retried, since it cannot heal by itself.
+    Tls,
     /// `StopProvider` arrived while the call waited to retry.
     Cancelled,
     /// Anything else (including a response this client could not read).
@@ -72,9 +77,14 @@ impl KubeError {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> KubeError {
         let message = error_chain(&source);
+        let kind = if is_tls_failure(&message) {
+            KubeErrorKind::Tls
+        } else {
+            KubeErrorKind::Unavailable
+        };
         KubeError {
             source: Some(Box::new(source)),
-            ..KubeError::new(operation, KubeErrorKind::Unavailable, message)
+            ..KubeError::new(operation, kind, message)
         }
     }
 
@@ -136,18 +146,16 @@ impl fmt::Display for KubeError {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+/// Whether a transport failure's description is a TLS verification failure (rustls words it
+/// "invalid peer certificate: ..."; handshake alerts mention the certificate too).
+fn is_tls_failure(description: &str) -> bool {
+    [
+        "invalid peer certificate",
+        "certificate verify failed",
+        "received fatal alert: BadCertificate",
+    ]
+    .iter()
+    .any(|marker| description.contains(marker))
 }
 
 #[cfg(test)]

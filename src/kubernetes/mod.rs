@@ -7,9 +7,11 @@
 
 mod client;
 mod error;
+mod managed_fields;
 
 #[cfg(test)]
 mod client_tests;
 
 pub use client::{FIELD_MANAGER, KUBE_RETRY, KubeClient, NamespacedObject};
 pub use error::{KubeError, KubeErrorKind};
+pub use managed_fields::ManagedFields;

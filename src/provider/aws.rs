@@ -22,7 +22,9 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_types::SdkConfig;
 use aws_types::app_name::AppName;
 use aws_types::origin::Origin;
+use aws_types::os_shim_internal::Env;
 use aws_types::region::Region;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 use super::credentials::ExplainedCredentials;
 use super::schema::DEFAULT_MAX_RETRIES;
@@ -66,6 +68,61 @@ pub fn endpoint(settings: &AwsSettings, service: Service) -> Option<&str> {
     specific.as_deref().or(settings.endpoint_url.as_deref())
 }
 
+/// The environment variables the SDK reads endpoints from: the general one, then one per service.
+const ENDPOINT_VARIABLES: [(&str, Option<Service>); 4] = [
+    ("AWS_ENDPOINT_URL", None),
+    ("AWS_ENDPOINT_URL_IAM", Some(Service::Iam)),
+    ("AWS_ENDPOINT_URL_STS", Some(Service::Sts)),
+    ("AWS_ENDPOINT_URL_S3", Some(Service::S3)),
+];
+
+/// `settings` with the `AWS_ENDPOINT_URL*` variables taken over when one of them is set but
+/// empty: the SDK would read the empty value as an endpoint and panic resolving it. Empty
+/// variables count as unset, the others keep the SDK's precedence (the block, then the
+/// service's variable, then the general one), and the SDK is told to read none itself.
+pub fn with_endpoint_environment(mut settings: AwsSettings, env: &Env) -> AwsSettings {
+    let values: Vec<_> = ENDPOINT_VARIABLES
+        .iter()
+        .filter_map(|(name, service)| env.get(name).ok().map(|value| (*service, value)))
+        .collect();
+    if !values.iter().any(|(_, value)| value.trim().is_empty()) {
+        return settings;
+    }
+    let set = |service: Option<Service>| {
+        values
+            .iter()
+            .find(|(s, value)| *s == service && !value.trim().is_empty())
+            .map(|(_, value)| value.trim().to_string())
+    };
+    let general = set(None);
+    for service in [Service::Iam, Service::Sts, Service::S3] {
+        let slot = match service {
+            Service::Iam => &mut settings.iam_endpoint,
+            Service::Sts => &mut settings.sts_endpoint,
+            Service::S3 => &mut settings.s3_endpoint,
+        };
+        if slot.is_none() && settings.endpoint_url.is_none() {
+            *slot = set(Some(service)).or_else(|| general.clone());
+        }
+    }
+    settings.empty_endpoint_variables = true;
+    settings
+}
+
+/// Service configuration from the environment in which an empty variable counts as unset. It
+/// replaces the SDK's own (which reads the profile too) only when an endpoint variable is empty.
+#[derive(Debug)]
+struct NonEmptyEnvironment(Env);
+
+impl LoadServiceConfig for NonEmptyEnvironment {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        self.0
+            .get(key.env())
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    }
+}
+
 /// The retry configuration for `max_retries` (the default when unset).
 pub fn retry_config(max_retries: Option<u32>) -> RetryConfig {
     RetryConfig::standard()
@@ -85,14 +142,15 @@ fn unlimited_retries(service: Service) -> RetryPartition {
 /// standard chain (assuming `assume_role` on top when set). Nothing is contacted here;
 /// credentials are resolved on the first call.
 pub async fn load_sdk_config(settings: &AwsSettings, region: &str) -> SdkConfig {
-    load(settings, region, std::convert::identity).await
+    load(settings, region, &Env::real(), std::convert::identity).await
 }
 
 /// [`load_sdk_config`], with `customize` applied to the loader last (tests: environment,
-/// files, HTTP client).
+/// files, HTTP client); `env` is the environment the loader reads.
 async fn load(
     settings: &AwsSettings,
     region: &str,
+    env: &Env,
     customize: impl FnOnce(ConfigLoader) -> ConfigLoader,
 ) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -102,7 +160,13 @@ async fn load(
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
-    let base = customize(loader).load().await;
+    let mut base = customize(loader).load().await;
+    if settings.empty_endpoint_variables {
+        let mut builder = base.into_builder();
+        builder.set_endpoint_url(None);
+        builder.set_service_config(Some(NonEmptyEnvironment(env.clone())));
+        base = builder.build();
+    }
     let credentials = match &settings.assume_role {
         None => base.credentials_provider(),
         Some(role) => {

@@ -49,11 +49,9 @@ async fn sdk(settings: &AwsSettings, fake: &FakeAws, env: &[(&str, &str)]) -> Sd
     let mut vars = vec![("AWS_EC2_METADATA_DISABLED", "true")];
     vars.extend_from_slice(env);
     let fake = fake.clone();
-    load(settings, "eu-central-1", move |loader| {
-        loader
-            .env(Env::from_slice(&vars))
-            .fs(Fs::from_slice(&[]))
-            .http_client(fake)
+    let env = Env::from_slice(&vars);
+    load(settings, "eu-central-1", &env.clone(), move |loader| {
+        loader.env(env).fs(Fs::from_slice(&[])).http_client(fake)
     })
     .await
 }
@@ -129,6 +127,57 @@ async fn without_block_endpoints_the_environment_applies() {
         hosts(&fake),
         ["127.0.0.2:5000", "127.0.0.1:4566", "127.0.0.1:4566"]
     );
+}
+
+#[tokio::test]
+async fn an_empty_endpoint_variable_counts_as_unset_instead_of_crashing_the_sdk() {
+    let fake = fake();
+    let env = [
+        STATIC_CREDENTIALS[0],
+        STATIC_CREDENTIALS[1],
+        ("AWS_ENDPOINT_URL", ""),
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.3:4566"),
+    ];
+    let settings = with_endpoint_environment(AwsSettings::default(), &Env::from_slice(&env));
+    assert!(settings.empty_endpoint_variables);
+    let sdk = sdk(&settings, &fake, &env).await;
+    call_each_service(&sdk, &settings).await;
+    assert_eq!(
+        hosts(&fake),
+        [
+            "iam.amazonaws.com",
+            "127.0.0.3:4566",
+            "s3.eu-central-1.amazonaws.com"
+        ]
+    );
+}
+
+#[test]
+fn endpoint_variables_keep_their_precedence_when_taken_over() {
+    let env = Env::from_slice(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("AWS_ENDPOINT_URL_IAM", " "),
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.2:9000"),
+    ]);
+    let block = AwsSettings {
+        sts_endpoint: Some("http://10.0.0.1:1".to_string()),
+        ..AwsSettings::default()
+    };
+    let settings = with_endpoint_environment(block, &env);
+    assert_eq!(
+        settings.iam_endpoint.as_deref(),
+        Some("http://127.0.0.1:4566")
+    );
+    assert_eq!(settings.sts_endpoint.as_deref(), Some("http://10.0.0.1:1"));
+    assert_eq!(
+        settings.s3_endpoint.as_deref(),
+        Some("http://127.0.0.2:9000")
+    );
+    let untouched = with_endpoint_environment(
+        AwsSettings::default(),
+        &Env::from_slice(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")]),
+    );
+    assert_eq!(untouched, AwsSettings::default());
 }
 
 #[tokio::test]

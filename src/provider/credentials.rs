@@ -5,6 +5,8 @@
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 
+use crate::error_chain::error_chain;
+
 /// What went wrong getting AWS credentials. The text is what the user sees after
 /// "failed to resolve identity"/"dispatch failure" in the SDK error chain.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,7 @@ impl ExplainedCredentials {
         if let Some(role_arn) = &self.role_arn {
             let problem = CredentialsProblem::AssumeRole {
                 role_arn: role_arn.clone(),
-                cause: chain(&error),
+                cause: error_chain(&error),
             };
             return CredentialsError::provider_error(problem);
         }
@@ -80,7 +82,7 @@ impl ExplainedCredentials {
             CredentialsError::ProviderError(_) | CredentialsError::ProviderTimedOut(_) => {
                 let cause = format!(
                     "; the last source tried failed: {}",
-                    chain(&error).trim_end_matches('.')
+                    error_chain(&error).trim_end_matches('.')
                 );
                 CredentialsError::provider_error(CredentialsProblem::NoCredentials {
                     profile,
@@ -104,17 +106,6 @@ impl ProvideCredentials for ExplainedCredentials {
                 .map_err(|error| self.explain(error))
         })
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -146,7 +137,7 @@ mod tests {
         let error = runtime
             .block_on(provider.provide_credentials())
             .unwrap_err();
-        chain(&error)
+        error_chain(&error)
     }
 
     #[test]

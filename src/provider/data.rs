@@ -80,7 +80,7 @@ pub async fn configure(
                 .collect(),
         ),
         region_lookup,
-        aws_settings: settings.aws,
+        aws_settings: aws::with_endpoint_environment(settings.aws, &env),
         unknown: settings.unknown,
         env,
         ..ProviderData::empty()

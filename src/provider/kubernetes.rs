@@ -16,6 +16,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use serde_json::json;
 
 use crate::codec::{AttributePath, Diagnostic};
+use crate::error_chain::error_chain;
 
 use super::settings::KubernetesSettings;
 
@@ -149,17 +150,6 @@ impl KubeError {
         };
         Diagnostic::error(summary, format!("{}.{hint}", error_chain(self)))
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The Kubernetes side of the provider: the block's settings, turned into a client on demand.

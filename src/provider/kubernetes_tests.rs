@@ -219,6 +219,29 @@ async fn an_untrusted_server_certificate_is_refused_by_default() {
 }
 
 #[tokio::test]
+async fn an_untrusted_certificate_fails_at_once_as_a_tls_error_not_after_retries() {
+    use crate::kubernetes::{KubeClient, KubeErrorKind};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+
+    let pki = Pki::new();
+    let server = ApiServer::start(&pki).await;
+    let connection = KubeConnection::new(explicit(&server), vec![]);
+    let client = connection.client(&env(&[])).await.expect("a client");
+    let started = std::time::Instant::now();
+    let error = KubeClient::new(client, tokio_util::sync::CancellationToken::new())
+        .get_opt::<ServiceAccount>("ci", "runner")
+        .await
+        .expect_err("an untrusted certificate");
+    assert_eq!(error.kind, KubeErrorKind::Tls, "{error}");
+    assert!(!error.is_transient());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "retried for {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn insecure_accepts_an_untrusted_server_certificate() {
     let pki = Pki::new();
     let server = ApiServer::start(&pki).await;

@@ -91,17 +91,22 @@ fn aws_block() -> Block {
             .attr(Attribute::optional(
                 "iam",
                 Type::String,
-                "Endpoint URL for IAM.",
+                "Endpoint URL for IAM, e.g. an emulator or a proxy. Defaults to \
+                 `endpoint_url`, then `AWS_ENDPOINT_URL_IAM` and `AWS_ENDPOINT_URL`.",
             ))
             .attr(Attribute::optional(
                 "sts",
                 Type::String,
-                "Endpoint URL for STS (also used for `assume_role`).",
+                "Endpoint URL for STS (also used for `assume_role` and `verify`), e.g. a regional \
+                 endpoint such as `https://sts.eu-central-1.amazonaws.com`. Defaults to \
+                 `endpoint_url`, then `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL`.",
             ))
             .attr(Attribute::optional(
                 "s3",
                 Type::String,
-                "Endpoint URL for S3 (addressed path-style).",
+                "Endpoint URL for S3, addressed path-style. Defaults to `endpoint_url`, then \
+                 `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL`. Only the provider's own calls use it: the runner's cache endpoint \
+                 is `gitlabrunner_cache.server_address`.",
             )),
     ))
     .block(NestedBlock::new(

@@ -40,6 +40,9 @@ pub struct AwsSettings {
     pub assume_role: Option<AssumeRoleSettings>,
     /// `max_retries`.
     pub max_retries: Option<u32>,
+    /// Whether an `AWS_ENDPOINT_URL*` variable is set but empty (see
+    /// [`super::aws::with_endpoint_environment`]): the endpoints above then say everything.
+    pub empty_endpoint_variables: bool,
 }
 
 /// The `aws.assume_role` block.
@@ -186,6 +189,7 @@ impl Reader {
                 .known(block.get("max_retries"), path.clone().attr("max_retries"))
                 .and_then(Value::as_i64)
                 .and_then(|n| u32::try_from(n).ok()),
+            empty_endpoint_variables: false,
         }
     }
 

@@ -124,7 +124,11 @@ fn check_assume_role(block: &Value, region: &Value, diags: &mut Diagnostics) {
     if let Some(role_arn) = known_str(block.get("role_arn")) {
         let at = path(&["aws", "assume_role", "role_arn"]);
         match Arn::parse(role_arn) {
-            Ok(arn) if arn.service == "iam" && arn.resource.starts_with("role/") => {
+            Ok(arn)
+                if arn.service == "iam"
+                    && arn.resource.starts_with("role/")
+                    && arn.has_resource_name() =>
+            {
                 check_same_partition(arn.partition, region, at, "role_arn", diags);
             }
             Ok(_) => diags.error_at(

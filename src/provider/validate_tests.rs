@@ -164,6 +164,10 @@ fn assume_role_needs_an_iam_role_arn() {
         "aws.assume_role.role_arn",
     );
     assert_error_at(&role("arn:aws:s3:::bucket"), "aws.assume_role.role_arn");
+    assert_error_at(
+        &role("arn:aws:iam::123456789012:role/"),
+        "aws.assume_role.role_arn",
+    );
 }
 
 #[test]

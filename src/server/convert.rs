@@ -5,6 +5,7 @@ use crate::codec::{
     Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock, Nesting, PathStep,
     Schema, Severity, Type, Value, json, msgpack,
 };
+use crate::error_chain::error_chain;
 use crate::proto::tfplugin6 as pb;
 use pb::schema::nested_block::NestingMode as BlockNesting;
 use pb::schema::object::NestingMode as ObjectNesting;
@@ -187,21 +188,6 @@ fn invalid_value(format: &str, error: &dyn std::error::Error) -> Diagnostic {
             error_chain(error)
         ),
     )
-}
-
-/// The error and its causes, joined; causes the message already repeats are left out.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub use handshake::{HandshakeError, NOT_A_COMMAND, PluginEnv, handshake_line, re
 pub use provider_service::ProviderService;
 pub use tls::{ServerTls, TlsError};
 
+use crate::error_chain::error_chain;
 use crate::framework::ProviderServer;
 use crate::proto::plugin::grpc_controller_server::GrpcControllerServer;
 use crate::proto::plugin::grpc_stdio_server::GrpcStdioServer;
@@ -108,17 +109,6 @@ fn block_on(work: impl Future<Output = Result<(), ServerError>>) -> Result<(), S
     let result = runtime.block_on(work);
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 type Serving = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;

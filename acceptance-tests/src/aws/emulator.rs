@@ -37,6 +37,14 @@ pub enum EmulatorError {
         "TF_ACC_AWS_ENDPOINT_URL={0} does not answer (tried /_localstack/health and /moto-api/)"
     )]
     Unreachable(String),
+    /// moto's IAM enforcement could not be switched.
+    #[error("could not switch moto's IAM enforcement at {endpoint}: {message}")]
+    Enforcement {
+        /// The endpoint.
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
     /// STS GetCallerIdentity failed, so the account id is unknown.
     #[error("STS GetCallerIdentity at {endpoint} failed: {message}")]
     CallerIdentity {
@@ -224,6 +232,30 @@ impl AwsEmulator {
             "{name} {version} at {} ({origin}), account {}, region {REGION}",
             self.endpoint, self.account_id
         )
+    }
+
+    /// Switches moto's opt-in IAM enforcement (`POST /moto-api/reset-auth`) on or off. When on,
+    /// every request must be signed by a known identity whose policies allow it: the harness's
+    /// static `test` credentials are refused, and credentials from STS get exactly their role's
+    /// permissions. The switch is server-global, so use it only on a moto server of your own
+    /// ([`crate::Harness::start_dedicated_moto`]), never on the shared one.
+    pub async fn set_moto_iam_enforcement(&self, enforced: bool) -> Result<(), EmulatorError> {
+        let failed = |message: String| EmulatorError::Enforcement {
+            endpoint: self.endpoint.clone(),
+            message,
+        };
+        if self.kind != Some(AwsEmulatorKind::Moto) {
+            return Err(failed("the emulator is not moto".to_string()));
+        }
+        // The body is how many requests may still go unauthenticated: 0 enforces from the next
+        // request on, infinity never does.
+        let allowance = if enforced { "0" } else { "inf" };
+        let url = format!("{}/moto-api/reset-auth", self.endpoint);
+        match http_probe::post(&url, "text/plain", allowance).await {
+            Some((200, _)) => Ok(()),
+            Some((status, body)) => Err(failed(format!("HTTP {status}: {body}"))),
+            None => Err(failed("no answer".to_string())),
+        }
     }
 
     /// SDK clients pointed straight at the emulator (not through any proxy).

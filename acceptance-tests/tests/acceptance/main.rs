@@ -5,10 +5,21 @@
 //! `TF_ACC=1 cargo test -p gitlabrunner-acceptance --test acceptance` runs it against moto;
 //! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
 
+mod aws_fixtures;
+mod binding_support;
+mod cache;
+mod data_source;
+mod examples;
 mod fault_matrix;
+mod invalid_configs;
+mod irsa_binding;
+mod irsa_binding_drift;
+mod irsa_with_cache;
 mod kill_provider;
 mod provider_block;
+mod release;
 mod rig;
 mod scale;
 mod throttling;
+mod troubleshooting;
 mod workloads;

@@ -35,11 +35,9 @@ output "runner_cache_toml" {
   value = gitlabrunner_cache.runner.config_toml
 }
 
-# ... or hand it to the gitlab-runner Helm chart (when runners.config holds nothing else).
-resource "helm_release" "gitlab_runner" {
-  name       = "gitlab-runner"
-  namespace  = "gitlab-runner"
-  repository = "https://charts.gitlab.io"
-  chart      = "gitlab-runner"
-  values     = [gitlabrunner_cache.runner.helm_values]
+# ... or hand it to the gitlab-runner Helm chart as a values file, when runners.config holds
+# nothing else (Helm replaces the runners.config string as a whole; with [runners.kubernetes]
+# settings of your own, put config_toml into your runners.config instead).
+output "runner_cache_helm_values" {
+  value = gitlabrunner_cache.runner.helm_values
 }

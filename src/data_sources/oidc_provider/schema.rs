@@ -33,7 +33,7 @@ pub fn schema() -> Schema {
              EXAMPLED539D4633E53DE1B71EXAMPLE` (the EKS cluster's `identity[0].oidc[0].issuer`). \
              Set it to look the provider up by issuer among the account's OIDC providers \
              (`iam:ListOpenIDConnectProviders`); the host is compared case-insensitively, a \
-             trailing `/` is ignored. Otherwise it is the provider's URL, with `https://`.",
+             trailing `/` is ignored. Otherwise it is the OIDC provider's URL, with `https://`.",
         ))
         .attr(Attribute::computed(
             "issuer_host_path",
@@ -46,28 +46,30 @@ pub fn schema() -> Schema {
         .attr(Attribute::computed(
             "account_id",
             Type::String,
-            "The 12-digit id of the account that owns the provider.",
+            "The 12-digit id of the AWS account that owns the OIDC provider.",
         ))
         .attr(Attribute::computed(
             "partition",
             Type::String,
-            "The partition of the provider's ARN: `aws`, `aws-us-gov` or `aws-cn`.",
+            "The partition of the OIDC provider's ARN: `aws`, `aws-us-gov` or `aws-cn`. Roles that trust \
+             it must be in the same partition.",
         ))
         .attr(Attribute::computed(
             "client_ids",
             Type::list(Type::String),
-            "The audiences the provider accepts (its client ID list), e.g. \
-             `[\"sts.amazonaws.com\"]`. IRSA needs `sts.amazonaws.com` here.",
+            "The audiences the OIDC provider accepts (its client ID list), e.g. \
+             `[\"sts.amazonaws.com\"]`. IRSA needs the binding's `audience` here, by default \
+             `sts.amazonaws.com`; without it STS refuses the pods' tokens.",
         ))
         .attr(Attribute::computed(
             "thumbprints",
             Type::list(Type::String),
-            "The server certificate thumbprints registered with the provider (hex SHA-1).",
+            "The server certificate thumbprints registered with the OIDC provider (hex SHA-1).",
         ))
         .attr(Attribute::computed(
             "tags",
             Type::map(Type::String),
-            "The provider's IAM tags.",
+            "The OIDC provider's IAM tags.",
         )),
     )
 }

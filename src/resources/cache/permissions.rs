@@ -23,7 +23,9 @@ pub const OBJECT_ACTIONS: [&str; 4] = [
 /// KMS actions on the bucket's key when it uses SSE-KMS.
 pub const KMS_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
 
-/// Statement IDs, also used to recognise the policy on import.
+/// Statement IDs, also used to recognise the policy on import. All start with
+/// [`crate::ownership::CACHE_STATEMENT_ID_PREFIX`], so a binding importing the role leaves this policy
+/// to this resource.
 pub const OBJECTS_SID: &str = "GitLabRunnerCacheObjects";
 /// See [`OBJECTS_SID`].
 pub const LIST_SID: &str = "GitLabRunnerCacheList";
@@ -127,6 +129,17 @@ fn single_string(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership;
+
+    #[test]
+    fn statement_ids_carry_the_cache_mark_the_binding_recognises() {
+        for sid in [OBJECTS_SID, LIST_SID, KMS_SID] {
+            assert!(
+                sid.starts_with(ownership::CACHE_STATEMENT_ID_PREFIX),
+                "{sid}"
+            );
+        }
+    }
     use crate::aws::policy::{canonical, equivalent};
 
     const KEY: &str =

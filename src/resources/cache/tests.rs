@@ -351,6 +351,32 @@ fn invalid_configurations_are_refused_at_plan_with_their_attribute() {
             "Expiration out of range",
         ),
         (
+            "fractional expiration days",
+            vec![
+                (attr::CREATE_BUCKET, true.into()),
+                (
+                    attr::EXPIRATION_DAYS,
+                    Value::Number(crate::codec::Number::Float(7.5)),
+                ),
+            ],
+            None,
+            attr::EXPIRATION_DAYS,
+            "Expiration not a whole number",
+        ),
+        (
+            "expiration days beyond any integer",
+            vec![
+                (attr::CREATE_BUCKET, true.into()),
+                (
+                    attr::EXPIRATION_DAYS,
+                    Value::Number(crate::codec::Number::Decimal("1e30".into())),
+                ),
+            ],
+            None,
+            attr::EXPIRATION_DAYS,
+            "Expiration out of range",
+        ),
+        (
             "expiration on a bucket not created here",
             vec![(attr::EXPIRATION_DAYS, Value::int(7))],
             None,

@@ -66,18 +66,33 @@ pub fn validate_config(config: &Value) -> Diagnostics {
         other => other.as_bool(),
     };
     let expiration = config.get(attr::EXPIRATION_DAYS);
-    if let Some(days) = number(expiration)
-        && !EXPIRATION_DAYS.contains(&days)
-    {
-        refuse(
-            attr::EXPIRATION_DAYS,
-            "Expiration out of range",
-            format!(
-                "expiration_days is {days}; cache objects can expire after {} to {} days.",
-                EXPIRATION_DAYS.start(),
-                EXPIRATION_DAYS.end()
-            ),
+    if let Value::Number(days) = expiration {
+        let range = format!(
+            "cache objects can expire after {} to {} days",
+            EXPIRATION_DAYS.start(),
+            EXPIRATION_DAYS.end()
         );
+        match days.as_i64() {
+            Some(whole) if EXPIRATION_DAYS.contains(&whole) => {}
+            Some(_) => refuse(
+                attr::EXPIRATION_DAYS,
+                "Expiration out of range",
+                format!("expiration_days is {}; {range}.", days.canonical()),
+            ),
+            None if days.as_f64().is_some_and(|f| f.fract() != 0.0) => refuse(
+                attr::EXPIRATION_DAYS,
+                "Expiration not a whole number",
+                format!(
+                    "expiration_days is {}; S3 expires objects after whole days, and {range}.",
+                    days.canonical()
+                ),
+            ),
+            None => refuse(
+                attr::EXPIRATION_DAYS,
+                "Expiration out of range",
+                format!("expiration_days is {}; {range}.", days.canonical()),
+            ),
+        }
     }
     if create_bucket == Some(false) && !expiration.is_null() && !expiration.is_unknown() {
         refuse(
@@ -170,13 +185,6 @@ fn check_kms_location(arn: &Arn, region: &str, refuse: &mut impl FnMut(&str, &st
                 arn.region
             ),
         );
-    }
-}
-
-fn number(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        _ => None,
     }
 }
 

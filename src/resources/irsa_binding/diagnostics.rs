@@ -37,6 +37,13 @@ pub fn explain(error: &BindingError) -> String {
             "The Kubernetes credentials were refused; check the provider's kubernetes block \
              or KUBECONFIG.",
         ),
+        BindingError::Kube(e) if e.kind == KubeErrorKind::Tls => Some(
+            "The provider does not trust the Kubernetes API server's certificate (x509: \
+             certificate signed by unknown authority). Give it the cluster's CA: \
+             certificate-authority-data in the kubeconfig's cluster entry, or cluster_ca_certificate in the \
+             provider's kubernetes block. insecure = true skips the check, for throwaway \
+             clusters only.",
+        ),
         BindingError::RoleTaken { .. } => Some(
             "Choose another role_name, or delete the role if nothing uses it. Importing it is \
              possible only through its ServiceAccount's binding \

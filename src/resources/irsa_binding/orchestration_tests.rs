@@ -964,6 +964,32 @@ async fn import_round_trips_to_an_empty_plan() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn import_leaves_the_cache_resources_inline_policy_to_it() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let config = manager_config();
+    created(&fake, &config).await;
+    let cache_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"GitLabRunnerCacheObjects","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::cache/runner/*"}]}"#;
+    fake.edit(|w| {
+        w.inline("ci-runner-gitlab-runner")
+            .unwrap()
+            .insert("gitlabrunner-cache".to_string(), cache_policy.to_string());
+    });
+    let (imported, _) = import(
+        &remote(&fake, Fanout::Concurrent),
+        &defaults(),
+        "ci-runner/gitlab-runner",
+    )
+    .await
+    .unwrap();
+    let claimed = imported.inline_policies.clone().unwrap_or_default();
+    assert!(!claimed.contains_key("gitlabrunner-cache"), "{claimed:?}");
+    assert!(
+        !claimed.is_empty(),
+        "the binding's own inline policy is still imported"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn verify_exchanges_a_token_for_role_credentials() {
     let fake = Fake::with_namespaces(&NAMESPACES);
     let mut config = manager_config();

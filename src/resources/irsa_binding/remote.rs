@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsError;
 use crate::concurrency::Fanout;
-use crate::kubernetes::KubeError;
+use crate::kubernetes::{FIELD_MANAGER, KubeError, ManagedFields};
 use crate::retry::Backoff;
 
 use super::model::RbacRule;
@@ -229,6 +229,8 @@ pub struct ObservedServiceAccount {
     pub annotations: BTreeMap<String, String>,
     /// `automountServiceAccountToken`.
     pub automount: Option<bool>,
+    /// What this provider's field manager owns of it (`None`: the server did not say).
+    pub owned: Option<ManagedFields>,
 }
 
 impl ObservedServiceAccount {
@@ -239,6 +241,7 @@ impl ObservedServiceAccount {
             labels: account.metadata.labels.clone().unwrap_or_default(),
             annotations: account.metadata.annotations.clone().unwrap_or_default(),
             automount: account.automount_service_account_token,
+            owned: ManagedFields::of(&account.metadata, FIELD_MANAGER),
         }
     }
 }

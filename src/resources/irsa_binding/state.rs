@@ -43,6 +43,7 @@ pub fn known_from_state(state: &Binding) -> Observed {
                 annotations
             },
             automount: state.automount_service_account_token,
+            owned: None,
         });
     let grants = state
         .grants
@@ -164,10 +165,12 @@ fn reconcile_role(
             .map(|wanted| wanted.intersection(&observed.attached).cloned().collect()),
     };
     state.inline_policies = match scope {
+        // Import claims every inline policy but the one `gitlabrunner_cache` owns on this role.
         Scope::Everything => non_empty_map(
             observed
                 .inline
                 .iter()
+                .filter(|(_, document)| !ownership::is_cache_policy(document))
                 .map(|(name, document)| (name.clone(), compact(document)))
                 .collect(),
         ),
@@ -195,7 +198,14 @@ fn reconcile_service_account(
     scope: Scope,
 ) {
     let Some(account) = &observed.service_account else {
+        // Nothing of what the binding writes on the ServiceAccount exists any more.
         state.service_account_uid = None;
+        state.irsa_annotations = BTreeMap::new();
+        if scope == Scope::Managed {
+            state.labels = tracked(basis.labels.as_ref(), &BTreeMap::new());
+            state.annotations = tracked(basis.annotations.as_ref(), &BTreeMap::new());
+            state.automount_service_account_token = None;
+        }
         return;
     };
     state.service_account_uid = Some(account.uid.clone());
@@ -219,11 +229,18 @@ fn reconcile_service_account(
                 .get(ownership::MANAGED_BY_LABEL)
                 .map(String::as_str)
                 == Some(ownership::MANAGED_BY);
+            // Only what the provider wrote is the binding's: an adopted ServiceAccount's
+            // other labels and annotations (the Helm chart's) are not. Without managedFields,
+            // everything that is not reserved counts.
+            let owned = account.owned.as_ref();
+            let owns_label = |k: &str| owned.is_none_or(|o| o.labels.contains(k));
+            let owns_annotation = |k: &str| owned.is_none_or(|o| o.annotations.contains(k));
             state.labels = non_empty_map(
                 account
                     .labels
                     .iter()
-                    .filter(|(k, _)| !(created && k.as_str() == ownership::MANAGED_BY_LABEL))
+                    .filter(|(k, _)| k.as_str() != ownership::MANAGED_BY_LABEL || !created)
+                    .filter(|(k, _)| owns_label(k))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             );
@@ -234,11 +251,14 @@ fn reconcile_service_account(
                     .filter(|(k, _)| {
                         !irsa::RESERVED_ANNOTATIONS.contains(&k.as_str())
                             && !k.starts_with("kubectl.kubernetes.io/")
+                            && owns_annotation(k)
                     })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             );
-            state.automount_service_account_token = account.automount;
+            let owns_automount =
+                owned.is_none_or(|o| o.fields.contains("automountServiceAccountToken"));
+            state.automount_service_account_token = account.automount.filter(|_| owns_automount);
             state.sts_regional_endpoints = account
                 .annotations
                 .get(irsa::STS_REGIONAL_ANNOTATION)
@@ -305,4 +325,101 @@ fn non_empty_map(map: BTreeMap<String, String>) -> Option<BTreeMap<String, Strin
 
 fn non_empty_set(set: BTreeSet<String>) -> Option<BTreeSet<String>> {
     (!set.is_empty()).then_some(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::tests::sample;
+    use super::super::remote::{IamRole, ObservedServiceAccount};
+    use super::*;
+
+    #[test]
+    fn a_deleted_service_account_leaves_none_of_its_fields_in_state() {
+        let mut basis = sample();
+        basis.irsa_annotations = BTreeMap::from([(
+            irsa::ROLE_ARN_ANNOTATION.to_string(),
+            basis.role_arn.clone(),
+        )]);
+        let observed = Observed {
+            role: Some(IamRole {
+                name: basis.role_name.clone(),
+                role_id: "AROAEXAMPLE".into(),
+                ..IamRole::default()
+            }),
+            ..Observed::default()
+        };
+        let state = reconcile(&basis, &observed, &BTreeMap::new(), Scope::Managed).unwrap();
+        assert_eq!(state.service_account_uid, None);
+        assert!(state.irsa_annotations.is_empty());
+        assert_eq!(state.labels, Some(BTreeMap::new()));
+        assert_eq!(state.automount_service_account_token, None);
+
+        let present = Observed {
+            service_account: Some(ObservedServiceAccount {
+                uid: "uid-2".into(),
+                ..ObservedServiceAccount::default()
+            }),
+            ..observed
+        };
+        let state = reconcile(&basis, &present, &BTreeMap::new(), Scope::Managed).unwrap();
+        assert_eq!(state.service_account_uid.as_deref(), Some("uid-2"));
+    }
+
+    #[test]
+    fn import_of_an_adopted_service_account_takes_only_the_fields_the_provider_owns() {
+        let entries = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let owned = crate::kubernetes::ManagedFields {
+            labels: ["team".to_string()].into(),
+            annotations: [
+                "example.com/contact".to_string(),
+                ownership::OWNER_KEY.to_string(),
+            ]
+            .into(),
+            fields: Default::default(),
+        };
+        let account = ObservedServiceAccount {
+            uid: "uid-1".into(),
+            labels: entries(&[
+                (ownership::MANAGED_BY_LABEL, "Helm"),
+                ("app", "gitlab-runner"),
+                ("team", "ci"),
+            ]),
+            annotations: entries(&[
+                ("meta.helm.sh/release-name", "gitlab-runner"),
+                ("example.com/contact", "ci@example.com"),
+                (ownership::OWNER_KEY, "ci-runner/gitlab-runner"),
+            ]),
+            automount: Some(true),
+            owned: Some(owned),
+        };
+        let observed = Observed {
+            service_account: Some(account.clone()),
+            ..Observed::default()
+        };
+        let state = reconcile(&sample(), &observed, &BTreeMap::new(), Scope::Everything).unwrap();
+        assert_eq!(state.labels, Some(entries(&[("team", "ci")])));
+        assert_eq!(
+            state.annotations,
+            Some(entries(&[("example.com/contact", "ci@example.com")]))
+        );
+        assert_eq!(state.automount_service_account_token, None, "the chart's");
+        assert_eq!(state.service_account_adopted, Some(true));
+
+        // Without managedFields, everything that is not reserved counts.
+        let observed = Observed {
+            service_account: Some(ObservedServiceAccount {
+                owned: None,
+                ..account
+            }),
+            ..Observed::default()
+        };
+        let state = reconcile(&sample(), &observed, &BTreeMap::new(), Scope::Everything).unwrap();
+        assert_eq!(state.labels.map(|l| l.len()), Some(3));
+        assert_eq!(state.automount_service_account_token, Some(true));
+    }
 }

@@ -128,13 +128,14 @@ impl Checks {
                 );
             }
         }
-        if let Some(seconds) = config.get("max_session_duration").as_i64()
-            && !(3600..=43200).contains(&seconds)
-        {
+        if let Some(seconds) = not_whole_within(config.get("max_session_duration"), 3600..=43200) {
             self.error(
                 AttributePath::new("max_session_duration"),
                 "Invalid maximum session duration",
-                format!("{seconds} is outside the range IAM allows, 3600 to 43200 seconds."),
+                format!(
+                    "{seconds} is not a whole number of seconds in the range IAM allows, 3600 \
+                     to 43200."
+                ),
             );
         }
         if let Some(arn) = config.get("permissions_boundary_arn").as_str()
@@ -237,12 +238,15 @@ impl Checks {
                 ),
             );
         }
-        for (index, arn) in elements.iter().enumerate() {
+        // A set has no element positions Terraform can map back to the configuration (it
+        // orders set elements its own way), so the diagnostic points at the attribute and the
+        // detail names the element.
+        for arn in elements {
             if let Some(arn) = arn.as_str()
                 && let Err(why) = Arn::parse_policy(arn)
             {
                 self.error(
-                    AttributePath::new("managed_policy_arns").index(index),
+                    AttributePath::new("managed_policy_arns"),
                     "Invalid managed policy ARN",
                     format!("{arn:?} is not a valid ARN: {why}."),
                 );
@@ -278,6 +282,12 @@ impl Checks {
                             path,
                             "Invalid inline policy document",
                             format!("The policy {name:?} has no statements."),
+                        );
+                    } else if let Some(problem) = statement_problem(&parsed) {
+                        self.error(
+                            path,
+                            "Invalid inline policy document",
+                            format!("The policy {name:?} cannot be used: {problem}."),
                         );
                     }
                 }
@@ -353,15 +363,13 @@ impl Checks {
                 }
             }
         }
-        if let Some(seconds) = config.get("token_expiration").as_i64()
-            && !(3600..=86400).contains(&seconds)
-        {
+        if let Some(seconds) = not_whole_within(config.get("token_expiration"), 3600..=86400) {
             self.error(
                 AttributePath::new("token_expiration"),
                 "Invalid token expiration",
                 format!(
-                    "{seconds} is outside what the EKS Pod Identity Webhook accepts, 3600 to \
-                     86400 seconds."
+                    "{seconds} is not what the EKS Pod Identity Webhook accepts, a whole number \
+                     of seconds from 3600 to 86400."
                 ),
             );
         }
@@ -535,15 +543,74 @@ impl Checks {
     }
 
     fn verify(&mut self, config: &Value) {
-        if let Some(seconds) = config.get("verify").get("timeout_seconds").as_i64()
-            && !(5..=900).contains(&seconds)
+        if let Some(seconds) =
+            not_whole_within(config.get("verify").get("timeout_seconds"), 5..=900)
         {
             self.error(
                 AttributePath::new("verify").attr("timeout_seconds"),
                 "Invalid verify timeout",
-                format!("{seconds} is outside the allowed range, 5 to 900 seconds."),
+                format!("{seconds} is not a whole number of seconds from 5 to 900."),
             );
         }
+    }
+}
+
+/// The first thing IAM would refuse (MalformedPolicyDocument) in a role's inline policy, if any:
+/// the version, the shape of `Statement`, and each statement's `Effect`, action, resource and
+/// (forbidden in a policy attached to a role) principal.
+fn statement_problem(policy: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as Json;
+    if let Some(version) = policy.get("Version")
+        && !matches!(version.as_str(), Some("2012-10-17" | "2008-10-17"))
+    {
+        return Some(format!(
+            "its Version is {version}; IAM accepts \"2012-10-17\" (or the older \"2008-10-17\")"
+        ));
+    }
+    let statements: Vec<&Json> = match policy.get("Statement") {
+        Some(Json::Array(items)) => items.iter().collect(),
+        Some(single @ Json::Object(_)) => vec![single],
+        _ => return Some("Statement must be an object or a list of objects".to_string()),
+    };
+    for (index, statement) in statements.iter().enumerate() {
+        let Some(fields) = statement.as_object() else {
+            return Some(format!("statement {index} is not an object"));
+        };
+        let has = |a: &str, b: &str| fields.contains_key(a) || fields.contains_key(b);
+        if !matches!(
+            fields.get("Effect").and_then(Json::as_str),
+            Some("Allow" | "Deny")
+        ) {
+            return Some(format!(
+                "statement {index} needs \"Effect\": \"Allow\" or \"Deny\""
+            ));
+        }
+        if !has("Action", "NotAction") {
+            return Some(format!("statement {index} has no Action or NotAction"));
+        }
+        if !has("Resource", "NotResource") {
+            return Some(format!("statement {index} has no Resource or NotResource"));
+        }
+        if has("Principal", "NotPrincipal") {
+            return Some(format!(
+                "statement {index} names a Principal, which a policy on a role must not \
+                 (the role is the principal)"
+            ));
+        }
+    }
+    None
+}
+
+/// The number as written when `value` is a known number that is not a whole number within
+/// `range` (fractions and numbers beyond `i64` included); `None` when it is fine, null or
+/// unknown.
+fn not_whole_within(value: &Value, range: std::ops::RangeInclusive<i64>) -> Option<String> {
+    match value {
+        Value::Number(number) => match number.as_i64() {
+            Some(whole) if range.contains(&whole) => None,
+            _ => Some(number.canonical()),
+        },
+        _ => None,
     }
 }
 

@@ -159,6 +159,30 @@ fn cases() -> Vec<Case> {
             path: "max_session_duration",
         },
         Case {
+            what: "fractional maximum session duration",
+            change: |c| {
+                set(
+                    c,
+                    "max_session_duration",
+                    Value::Number(crate::codec::Number::Float(3600.5)),
+                )
+            },
+            summary: "Invalid maximum session duration",
+            path: "max_session_duration",
+        },
+        Case {
+            what: "maximum session duration beyond any integer",
+            change: |c| {
+                set(
+                    c,
+                    "max_session_duration",
+                    Value::Number(crate::codec::Number::Decimal("1e30".into())),
+                )
+            },
+            summary: "Invalid maximum session duration",
+            path: "max_session_duration",
+        },
+        Case {
             what: "boundary that is not a policy",
             change: |c| {
                 set(
@@ -222,7 +246,7 @@ fn cases() -> Vec<Case> {
                 )
             },
             summary: "Invalid managed policy ARN",
-            path: "managed_policy_arns[0]",
+            path: "managed_policy_arns",
         },
         Case {
             what: "21 managed policies",
@@ -235,6 +259,81 @@ fn cases() -> Vec<Case> {
             },
             summary: "Too many managed policies",
             path: "managed_policy_arns",
+        },
+        Case {
+            what: "inline policy with an unknown effect",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"s3:GetObject","Resource":"*"}]}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy statement without a resource",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject"}}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy with a principal",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy statement as a string",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2012-10-17","Statement":"allow everything"}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
+        },
+        Case {
+            what: "inline policy of an unknown version",
+            change: |c| {
+                set(
+                    c,
+                    "inline_policies",
+                    Value::string_map([(
+                        "cache",
+                        r#"{"Version":"2024-01-01","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+                    )]),
+                )
+            },
+            summary: "Invalid inline policy document",
+            path: "inline_policies[\"cache\"]",
         },
         Case {
             what: "inline policy name with a space",
@@ -361,6 +460,18 @@ fn cases() -> Vec<Case> {
         Case {
             what: "token expiration under an hour",
             change: |c| set(c, "token_expiration", Value::int(600)),
+            summary: "Invalid token expiration",
+            path: "token_expiration",
+        },
+        Case {
+            what: "fractional token expiration",
+            change: |c| {
+                set(
+                    c,
+                    "token_expiration",
+                    Value::Number(crate::codec::Number::Float(3600.5)),
+                )
+            },
             summary: "Invalid token expiration",
             path: "token_expiration",
         },

@@ -1,0 +1,113 @@
+# GitLab Runner on EKS with IRSA, complete: the runner manager, job pods with their own AWS
+# role, and the S3 build cache. The outputs are the Helm values and config.toml they need.
+
+# The cluster's IAM OIDC provider. A role's trust policy names it; a wrong one is the classic
+# "not authorized to perform sts:AssumeRoleWithWebIdentity".
+data "gitlabrunner_oidc_provider" "cluster" {
+  arn = var.oidc_provider_arn
+  url = var.oidc_provider_arn == null ? var.oidc_issuer_url : null
+
+  lifecycle {
+    postcondition {
+      condition     = self.issuer_host_path == trimsuffix(trimprefix(var.oidc_issuer_url, "https://"), "/")
+      error_message = "oidc_provider_arn is the IAM OIDC provider of ${self.url}, not of oidc_issuer_url: roles trusting it would refuse this cluster's tokens."
+    }
+    postcondition {
+      condition     = contains(self.client_ids, "sts.amazonaws.com")
+      error_message = "The IAM OIDC provider does not list sts.amazonaws.com among its client ids (audiences), so STS would refuse the pods' tokens."
+    }
+  }
+}
+
+locals {
+  oidc_provider_arn = data.gitlabrunner_oidc_provider.cluster.arn
+  account_id        = data.gitlabrunner_oidc_provider.cluster.account_id
+  partition         = data.gitlabrunner_oidc_provider.cluster.partition
+}
+
+# The runner manager: the long-lived pod the Helm chart runs. Its role may only be assumed by
+# its ServiceAccount; it starts job pods (and their secrets) in the job namespace, and it
+# pre-signs the cache URLs, so the cache permissions go on its role.
+resource "gitlabrunner_irsa_binding" "manager" {
+  namespace            = var.runner_namespace
+  service_account_name = "gitlab-runner"
+  oidc_provider_arn    = local.oidc_provider_arn
+  role_name            = "${var.cluster_name}-gitlab-runner-manager"
+  role_description     = "GitLab Runner manager: starts job pods, pre-signs cache URLs"
+
+  # A Role and RoleBinding in the job namespace, with exactly the permissions GitLab documents
+  # for the Kubernetes executor: no ClusterRole, nothing in other namespaces.
+  grant {
+    namespace = var.job_namespace
+    preset    = "kubernetes-executor"
+  }
+
+  # After every apply, exchange a token of the ServiceAccount for role credentials, the way
+  # the pod will: proves the trust policy, the annotation and the OIDC provider agree.
+  verify {
+    timeout_seconds = 120
+  }
+}
+
+# The job pods: their own ServiceAccount and role in the job namespace, with what the jobs
+# need from AWS (here: pushing images to ECR repositories under ci/), and no Kubernetes API
+# token mounted, since jobs have no business with the API.
+resource "gitlabrunner_irsa_binding" "jobs" {
+  namespace                       = var.job_namespace
+  service_account_name            = "gitlab-job"
+  oidc_provider_arn               = local.oidc_provider_arn
+  role_name                       = "${var.cluster_name}-gitlab-runner-jobs"
+  role_description                = "GitLab CI jobs"
+  automount_service_account_token = false
+  sts_regional_endpoints          = true
+
+  inline_policies = {
+    ecr-push = jsonencode({
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Effect   = "Allow"
+          Action   = ["ecr:GetAuthorizationToken"]
+          Resource = "*"
+        },
+        {
+          Effect = "Allow"
+          Action = [
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:CompleteLayerUpload",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:InitiateLayerUpload",
+            "ecr:PutImage",
+            "ecr:UploadLayerPart",
+          ]
+          Resource = "arn:${local.partition}:ecr:*:${local.account_id}:repository/ci/*"
+        },
+      ]
+    })
+  }
+}
+
+# The S3 build cache: a bucket with secure defaults (no public access, encryption, TLS only,
+# objects expire), and least-privilege permissions on the manager's role for the cache path.
+resource "gitlabrunner_cache" "this" {
+  role_name       = gitlabrunner_irsa_binding.manager.role_name
+  bucket_name     = coalesce(var.cache_bucket_name, "gitlab-runner-cache-${local.account_id}-${var.cluster_name}")
+  path            = "runner"
+  shared          = true
+  create_bucket   = true
+  expiration_days = 14
+}
+
+locals {
+  # One [[runners]] entry: job pods run in the job namespace as the jobs' ServiceAccount, and
+  # the cache is the bucket above. (The manager binding's own runner_config_toml names the
+  # same namespace: the one its grant lets it start pods in.)
+  runner_config_toml = join("\n", [
+    "[[runners]]",
+    trimspace(gitlabrunner_irsa_binding.jobs.runner_config_toml),
+    "",
+    trimspace(gitlabrunner_cache.this.config_toml),
+    "",
+  ])
+}
