@@ -41,6 +41,16 @@ pub use harness::{Harness, HarnessError, PROVIDER_ADDRESS, harness};
 pub use names::{random_suffix, unique_name};
 pub use terraform::{Action, Diagnostic, Plan, RunOutput, Severity, State, Workspace};
 
+/// Prints one line, prefixed `acceptance: `, to the test process's stderr past libtest's output
+/// capture, so that counts and timings show in CI logs: `say!("fault matrix: {n} cases")`.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "acceptance: {}", format_args!($($arg)*));
+    }};
+}
+
 /// `error: cause: cause...`, for messages that must show the whole chain.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

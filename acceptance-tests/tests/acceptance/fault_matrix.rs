@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use gitlabrunner_acceptance::aws::AwsClients;
 use gitlabrunner_acceptance::aws::proxy::AwsProxy;
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::terraform::{Diagnostic, RunOutput, State, Workspace};
 use gitlabrunner_acceptance::workload::calls::kube_records_of;
 use gitlabrunner_acceptance::workload::{CallTemplate, FaultKind, templates, token};
@@ -190,7 +191,7 @@ async fn reference<W: Workload>(h: &Harness, workload: &W) -> Reference {
         update,
         delete,
     };
-    eprintln!(
+    say!(
         "fault matrix: {} reference calls: create {}, refresh {}, update {}, delete {}",
         W::LABEL,
         reference.create.len(),
@@ -205,7 +206,7 @@ async fn reference<W: Workload>(h: &Harness, workload: &W) -> Reference {
         ("delete", &reference.delete),
     ] {
         for call in calls {
-            eprintln!("fault matrix:   {} {label}: {call}", W::LABEL);
+            say!("fault matrix:   {} {label}: {call}", W::LABEL);
         }
     }
     workload.tidy(h, &[spec]).await;
@@ -391,7 +392,7 @@ pub async fn run_phase<W: Workload>(
     }
     workload.tidy(h, &before).await;
     let kube_calls = calls.iter().filter(|c| c.is_kube()).count();
-    eprintln!(
+    say!(
         "fault matrix: {} {}: {} cases ({} calls: {} AWS, {} Kubernetes; x {} faults), {} problems; faulted run {:.1} s, total {:.1} s",
         W::LABEL,
         phase.label(),
@@ -502,7 +503,7 @@ pub fn errors_about<'a>(
 /// Runs the four phases of `W` side by side and fails with every problem found.
 async fn every_phase<W: Workload>(test: &str, h: &Harness, shared: &Shared<W>) {
     let Some(emulator) = h.kubernetes().unwrap().emulator_handle() else {
-        eprintln!("{test}: skipped: fault injection needs the Kubernetes API emulator");
+        say!("{test}: skipped: fault injection needs the Kubernetes API emulator");
         return;
     };
     let phases = [Phase::Create, Phase::Refresh, Phase::Update, Phase::Delete];
@@ -514,7 +515,7 @@ async fn every_phase<W: Workload>(test: &str, h: &Harness, shared: &Shared<W>) {
         .flat_map(|r| &r.problems)
         .map(String::as_str)
         .collect();
-    eprintln!(
+    say!(
         "fault matrix: {}: {cases} cases in all, {} problems",
         W::LABEL,
         problems.len()
@@ -538,7 +539,7 @@ async fn binding_fails_cleanly_at_every_call_of_every_phase() {
     let test = "binding_fails_cleanly_at_every_call_of_every_phase";
     let Some(h) = harness(test).await else { return };
     if h.kubernetes().unwrap().emulator_handle().is_none() {
-        eprintln!("{test}: skipped: fault injection needs the Kubernetes API emulator");
+        say!("{test}: skipped: fault injection needs the Kubernetes API emulator");
         return;
     }
     every_phase(test, &h, bindings(&h).await).await;
@@ -549,7 +550,7 @@ async fn cache_fails_cleanly_at_every_call_of_every_phase() {
     let test = "cache_fails_cleanly_at_every_call_of_every_phase";
     let Some(h) = harness(test).await else { return };
     if h.kubernetes().unwrap().emulator_handle().is_none() {
-        eprintln!("{test}: skipped: fault injection needs the Kubernetes API emulator");
+        say!("{test}: skipped: fault injection needs the Kubernetes API emulator");
         return;
     }
     every_phase(test, &h, caches(&h).await).await;

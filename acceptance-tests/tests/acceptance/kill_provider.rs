@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use gitlabrunner_acceptance::aws::AwsClients;
 use gitlabrunner_acceptance::provider_process::{kill, provider_pids};
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::terraform::{RunOutput, Workspace};
 use gitlabrunner_acceptance::workload::{CacheSpec, CallTemplate, token};
 use gitlabrunner_acceptance::{Harness, harness};
@@ -199,7 +200,7 @@ async fn kill_at<W: Workload>(
 
 /// Keeps a failed step's workspace for inspection (its folder is removed on drop otherwise).
 fn keep(ws: Workspace) {
-    eprintln!("kill: kept the workspace {}", ws.dir().display());
+    say!("kill: kept the workspace {}", ws.dir().display());
     std::mem::forget(ws);
 }
 
@@ -247,7 +248,7 @@ async fn every_step<W: Workload>(
     remove: impl AsyncFn(&W::Spec) + Clone,
 ) {
     let Some(emulator) = h.kubernetes().unwrap().emulator_handle() else {
-        eprintln!("{test}: skipped: holding a call needs the Kubernetes API emulator");
+        say!("{test}: skipped: holding a call needs the Kubernetes API emulator");
         return;
     };
     let steps = &shared.reference.create;
@@ -264,10 +265,10 @@ async fn every_step<W: Workload>(
     });
     let results = futures::future::join_all(runs).await;
     for line in results.iter().flatten() {
-        eprintln!("kill: {line}");
+        say!("kill: {line}");
     }
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    eprintln!(
+    say!(
         "kill: {}: {} steps, {} converged, {} stopped naming the object, {} failed",
         W::LABEL,
         results.len(),
@@ -301,7 +302,7 @@ async fn binding_create_killed_at_any_step_converges_on_the_next_apply() {
     let test = "binding_create_killed_at_any_step_converges_on_the_next_apply";
     let Some(h) = harness(test).await else { return };
     if h.kubernetes().unwrap().emulator_handle().is_none() {
-        eprintln!("{test}: skipped: holding a call needs the Kubernetes API emulator");
+        say!("{test}: skipped: holding a call needs the Kubernetes API emulator");
         return;
     }
     let shared = bindings(&h).await;
@@ -333,7 +334,7 @@ async fn cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete
     let test = "cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete";
     let Some(h) = harness(test).await else { return };
     if h.kubernetes().unwrap().emulator_handle().is_none() {
-        eprintln!("{test}: skipped: holding a call needs the Kubernetes API emulator");
+        say!("{test}: skipped: holding a call needs the Kubernetes API emulator");
         return;
     }
     let shared = caches(&h).await;

@@ -3,6 +3,7 @@
 //! between their Roles and RoleBindings, an empty plan after, and nothing left after destroy.
 
 use gitlabrunner_acceptance::harness;
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::workload::inventory::BindingInventory;
 use gitlabrunner_acceptance::workload::setup::create_namespaces;
 use gitlabrunner_acceptance::workload::{BindingSpec, Shape, binding_state_mismatches, token};
@@ -133,7 +134,7 @@ async fn fifty_bindings_sharing_job_namespaces_apply_without_conflict() {
             }
         }
     }
-    eprintln!(
+    say!(
         "scale: {BINDINGS} bindings (2 shared job namespaces) created in {:.1} s, {} problems",
         applied.duration.as_secs_f64(),
         problems.len()

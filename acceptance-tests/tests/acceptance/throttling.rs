@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use gitlabrunner_acceptance::aws::proxy::{FaultAction, FaultRule, Matcher, RequestRecord};
 use gitlabrunner_acceptance::harness;
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::terraform::{State, Workspace};
 use gitlabrunner_acceptance::workload::{BindingSpec, token};
 use serde_json::Value;
@@ -86,7 +87,7 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
     let test = "twenty_bindings_apply_under_throttling_with_the_same_result_as_without";
     let Some(h) = harness(test).await else { return };
     let Some(emulator) = h.kubernetes().unwrap().emulator_handle() else {
-        eprintln!("{test}: skipped: Kubernetes 429s need the Kubernetes API emulator");
+        say!("{test}: skipped: Kubernetes 429s need the Kubernetes API emulator");
         return;
     };
     let shared = bindings(&h).await;
@@ -135,7 +136,7 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
         .iter()
         .filter(|r| r.status == 429 && throttled.iter().any(|s| r.path.contains(&s.token)))
         .count();
-    eprintln!(
+    say!(
         "throttling: {BINDINGS} bindings applied in {:.1} s; IAM {throttles} of {iam_calls} requests throttled; at most {most} attempts for one call; {kube_429} Kubernetes 429s",
         applied.duration.as_secs_f64()
     );
