@@ -6,7 +6,9 @@
 #   default concurrent mode and in serial mode side by side. Prints the table.
 #
 # Usage: acceptance-tests/scripts/bench.sh [--latency-ms N] [--bindings N] [--repeat N] [--starts N]
-#   (defaults: 50 ms, 100 bindings, median of 5 creates and 21 starts)
+#          [--timeline DIR]
+#   (defaults: 50 ms, 100 bindings, median of 5 creates and 21 starts; --timeline writes every
+#   measured command's requests, both sides on one time line, as DIR/<figure>.tsv)
 # Environment: TF_ACC_AWS=localstack to run against LocalStack instead of moto.
 # Everything is built in release mode (provider and benchmark); on a clean checkout the builds
 # take most of the time (see docs/performance.md). Not part of the CI test run.
@@ -18,7 +20,7 @@ cd "$root"
 
 case "${1:-}" in
 -h | --help)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 esac

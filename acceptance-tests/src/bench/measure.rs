@@ -33,6 +33,8 @@ pub struct Options {
     pub repeat: usize,
     /// How many provider starts the start figures take the median of.
     pub starts: usize,
+    /// A directory to write each measured command's request timeline into (one TSV each).
+    pub timeline: Option<std::path::PathBuf>,
 }
 
 /// Concurrent (the default) or serial API calls.
@@ -106,6 +108,24 @@ pub struct ModeFigures {
     pub schema_bytes: usize,
 }
 
+/// The commands of the many-bindings figures without injected latency: Terraform, the
+/// provider and the emulators working at full speed.
+#[derive(Debug, Clone, Default)]
+pub struct Floors {
+    /// `terraform plan` of all bindings.
+    pub plan: Window,
+    /// Their destroy.
+    pub destroy: Window,
+    /// The size of `terraform.tfstate` holding all of them, bytes.
+    pub state_bytes: u64,
+    /// Terraform alone: the destroy (apply of a saved destroy plan) of as many
+    /// `terraform_data` resources holding the bindings' state values (as JSON strings), which
+    /// makes no API call.
+    pub terraform_destroy: Duration,
+    /// The size of that state, bytes.
+    pub terraform_state_bytes: u64,
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone)]
 pub struct Results {
@@ -117,9 +137,8 @@ pub struct Results {
     pub concurrent: ModeFigures,
     /// Serial.
     pub serial: ModeFigures,
-    /// `terraform plan` of all bindings without injected latency: Terraform, provider and
-    /// emulators alone.
-    pub plan_without_latency: Window,
+    /// The plan and destroy of all bindings without injected latency.
+    pub floors: Floors,
     /// How long the whole run took.
     pub elapsed: Duration,
 }
@@ -232,13 +251,63 @@ impl<'a> Bench<'a> {
     }
 
     /// Runs `args` with the latency on and returns the requests it made.
-    async fn measured(&self, ws: &Workspace, args: &[&str]) -> Result<Window, BenchError> {
+    /// `label` names its timeline file.
+    async fn measured(
+        &self,
+        ws: &Workspace,
+        args: &[&str],
+        label: &str,
+    ) -> Result<Window, BenchError> {
         self.proxy.clear_requests();
         let mark = self.emulator.requests().last().map_or(0, |r| r.seq);
         self.latency(true);
         let wall = self.run(ws, args).await;
         self.latency(false);
+        if let Some(dir) = &self.options.timeline {
+            self.write_timeline(mark, &dir.join(format!("{label}.tsv")))?;
+        }
         Ok(self.window(mark, wall?))
+    }
+
+    /// The requests since `mark` on one time line: start and end in ms from the first
+    /// request, the side, what was asked.
+    fn write_timeline(&self, mark: u64, path: &std::path::Path) -> Result<(), BenchError> {
+        let origin = self.emulator.started_at();
+        let at = |ms: f64| origin + Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+        let mut rows: Vec<(Instant, Instant, String)> = self
+            .proxy
+            .requests()
+            .iter()
+            .map(|r| {
+                let what = format!("aws\t{} {}", r.kind(), r.param("RoleName").unwrap_or(""));
+                (r.started_at, r.finished_at, what)
+            })
+            .chain(
+                self.emulator
+                    .requests()
+                    .iter()
+                    .filter(|r| r.seq > mark)
+                    .map(|r| {
+                        (
+                            at(r.start_ms),
+                            at(r.end_ms),
+                            format!("kube\t{} {}", r.method, r.path),
+                        )
+                    }),
+            )
+            .collect();
+        rows.sort_by_key(|(start, end, _)| (*start, *end));
+        let Some(first) = rows.first().map(|(start, _, _)| *start) else {
+            return Ok(());
+        };
+        let ms = |t: Instant| t.saturating_duration_since(first).as_secs_f64() * 1000.0;
+        let mut text = String::from("start_ms\tend_ms\tside\trequest\n");
+        for (start, end, what) in rows {
+            text.push_str(&format!("{:.1}\t{:.1}\t{what}\n", ms(start), ms(end)));
+        }
+        std::fs::create_dir_all(path.parent().unwrap_or(path))
+            .and_then(|()| std::fs::write(path, text))
+            .map_err(|e| failed(&format!("writing {}", path.display()), e))
     }
 
     fn window(&self, mark: u64, wall: Duration) -> Window {
@@ -299,7 +368,10 @@ impl<'a> Bench<'a> {
             let mut apply = vec!["apply", "-input=false", "-no-color"];
             apply.extend(mode.parallelism());
             apply.push("tfplan");
-            windows.push(self.measured(&ws, &apply).await?);
+            windows.push(
+                self.measured(&ws, &apply, &format!("create-{mode:?}-{}", windows.len()))
+                    .await?,
+            );
             self.run(
                 &ws,
                 &["destroy", "-auto-approve", "-input=false", "-no-color"],
@@ -310,35 +382,120 @@ impl<'a> Bench<'a> {
         Ok(windows.swap_remove(windows.len() / 2))
     }
 
-    /// Creates the plan bindings (without latency), then measures the plan in both modes, a
-    /// plan without latency, and the destroy in both modes (creating them again in between).
-    pub async fn many(&self) -> Result<(ModeFigures, ModeFigures, Window), BenchError> {
+    /// Applies `config` without latency (not measured).
+    async fn apply_all(&self, ws: &Workspace, config: &str) -> Result<(), BenchError> {
+        ws.write("main.tf", config)
+            .map_err(|e| failed("write", e))?;
+        let apply = [
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-parallelism=20",
+        ];
+        self.run(ws, &apply).await.map(|_| ())
+    }
+
+    /// Runs `args` without latency and returns its requests.
+    async fn unmeasured(&self, ws: &Workspace, args: &[&str]) -> Result<Window, BenchError> {
+        self.proxy.clear_requests();
+        let mark = self.emulator.requests().last().map_or(0, |r| r.seq);
+        let wall = self.run(ws, args).await?;
+        Ok(self.window(mark, wall))
+    }
+
+    /// Destroys everything in `ws` from a saved destroy plan (made without latency), with the
+    /// latency on or off.
+    async fn destroy(
+        &self,
+        ws: &Workspace,
+        mode: Mode,
+        latency: bool,
+    ) -> Result<Window, BenchError> {
+        let destroy_plan = [
+            "plan",
+            "-destroy",
+            "-input=false",
+            "-no-color",
+            "-out=tfplan",
+            "-parallelism=20",
+        ];
+        self.run(ws, &destroy_plan).await?;
+        let mut destroy = vec!["apply", "-input=false", "-no-color"];
+        destroy.extend(mode.parallelism());
+        destroy.push("tfplan");
+        match latency {
+            true => {
+                self.measured(ws, &destroy, &format!("destroy-{mode:?}"))
+                    .await
+            }
+            false => self.unmeasured(ws, &destroy).await,
+        }
+    }
+
+    /// The destroy of `terraform_data` resources holding the values of `state`'s resources,
+    /// timed like the bindings' destroy: Terraform's own cost per destroyed resource, which
+    /// rewrites the whole local state after each one. Returns it and that state's size.
+    async fn terraform_alone(
+        &self,
+        state: &crate::terraform::State,
+    ) -> Result<(Duration, u64), BenchError> {
+        let values: serde_json::Map<String, serde_json::Value> = state
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), r.values.clone()))
+            .collect();
+        let ws = self.h.workspace().map_err(|e| failed("workspace", e))?;
+        ws.write(
+            "values.json",
+            &serde_json::Value::Object(values).to_string(),
+        )
+        .and_then(|ws| {
+            ws.write(
+                "main.tf",
+                "resource \"terraform_data\" \"copy\" {\n  \
+                     for_each = jsondecode(file(\"values.json\"))\n  \
+                     input    = jsonencode(each.value)\n}\n",
+            )
+        })
+        .map_err(|e| failed("write", e))?;
+        self.run(
+            &ws,
+            &["apply", "-auto-approve", "-input=false", "-no-color"],
+        )
+        .await?;
+        let bytes = state_bytes(&ws);
+        let destroy_plan = [
+            "plan",
+            "-destroy",
+            "-input=false",
+            "-no-color",
+            "-out=tfplan",
+        ];
+        self.run(&ws, &destroy_plan).await?;
+        let took = self
+            .run(&ws, &["apply", "-input=false", "-no-color", "tfplan"])
+            .await?;
+        Ok((took, bytes))
+    }
+
+    /// Creates the plan bindings (without latency), then measures the plan and the destroy in
+    /// both modes; in the concurrent mode also both without latency, and the state's size.
+    pub async fn many(&self) -> Result<(ModeFigures, ModeFigures, Floors), BenchError> {
         let specs = self.bindings("p", self.options.bindings).await?;
         let config = bindings_config("", &specs);
         let mut figures = [ModeFigures::default(), ModeFigures::default()];
-        let mut without_latency = Window::default();
+        let mut floors = Floors::default();
         for (i, mode) in Mode::BOTH.into_iter().enumerate() {
             let ws = self.workspace(mode)?;
-            ws.write("main.tf", &config)
-                .map_err(|e| failed("write", e))?;
-            self.run(
-                &ws,
-                &[
-                    "apply",
-                    "-auto-approve",
-                    "-input=false",
-                    "-no-color",
-                    "-parallelism=20",
-                ],
-            )
-            .await?;
+            self.apply_all(&ws, &config).await?;
             let mut plan = vec!["plan", "-input=false", "-no-color", "-detailed-exitcode"];
             plan.extend(mode.parallelism());
             // -detailed-exitcode: 0 is an empty plan; anything else fails the run.
             let stop = AtomicBool::new(false);
             let (window, peak) = tokio::join!(
                 async {
-                    let window = self.measured(&ws, &plan).await;
+                    let window = self.measured(&ws, &plan, &format!("plan-{mode:?}")).await;
                     stop.store(true, Ordering::SeqCst);
                     window
                 },
@@ -347,21 +504,20 @@ impl<'a> Bench<'a> {
             figures[i].plan = window?;
             figures[i].plan_peak_rss_kib = peak;
             if mode == Mode::Concurrent {
-                self.proxy.clear_requests();
-                let mark = self.emulator.requests().last().map_or(0, |r| r.seq);
-                let wall = self.run(&ws, &plan).await?;
-                without_latency = self.window(mark, wall);
+                floors.plan = self.unmeasured(&ws, &plan).await?;
+                floors.state_bytes = state_bytes(&ws);
+                let state = ws.show().await.map_err(|e| failed("terraform show", e))?;
+                (floors.terraform_destroy, floors.terraform_state_bytes) =
+                    self.terraform_alone(&state).await?;
             }
-            let mut destroy_plan = vec!["plan", "-destroy", "-input=false", "-no-color"];
-            destroy_plan.extend(["-out=tfplan", "-parallelism=20"]);
-            self.run(&ws, &destroy_plan).await?;
-            let mut destroy = vec!["apply", "-input=false", "-no-color"];
-            destroy.extend(mode.parallelism());
-            destroy.push("tfplan");
-            figures[i].destroy = self.measured(&ws, &destroy).await?;
+            figures[i].destroy = self.destroy(&ws, mode, true).await?;
+            if mode == Mode::Concurrent {
+                self.apply_all(&ws, &config).await?;
+                floors.destroy = self.destroy(&ws, mode, false).await?;
+            }
         }
         let [concurrent, serial] = figures;
-        Ok((concurrent, serial, without_latency))
+        Ok((concurrent, serial, floors))
     }
 
     /// Starts the release provider `starts` times: handshake and `GetProviderSchema` medians.
@@ -385,6 +541,11 @@ impl<'a> Bench<'a> {
         figures.schema = median(schemas);
         Ok(())
     }
+}
+
+/// The size of the workspace's `terraform.tfstate`, bytes.
+fn state_bytes(ws: &Workspace) -> u64 {
+    std::fs::metadata(ws.dir().join("terraform.tfstate")).map_or(0, |m| m.len())
 }
 
 /// Polls the peak RSS of every provider process in `dir` until `stop`; the largest, KiB.
@@ -411,7 +572,7 @@ pub async fn run(h: &Harness, options: Options) -> Result<Results, BenchError> {
     let bench = Bench::new(h, options.clone()).await?;
     let mut concurrent_create = bench.create(Mode::Concurrent).await?;
     let serial_create = bench.create(Mode::Serial).await?;
-    let (mut concurrent, mut serial, plan_without_latency) = bench.many().await?;
+    let (mut concurrent, mut serial, floors) = bench.many().await?;
     std::mem::swap(&mut concurrent.create, &mut concurrent_create);
     serial.create = serial_create;
     bench.starts(Mode::Concurrent, &mut concurrent).await?;
@@ -421,7 +582,7 @@ pub async fn run(h: &Harness, options: Options) -> Result<Results, BenchError> {
         shape: Shape::BENCHMARK,
         concurrent,
         serial,
-        plan_without_latency,
+        floors,
         elapsed: started.elapsed(),
     })
 }

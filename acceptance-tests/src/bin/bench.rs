@@ -1,4 +1,4 @@
-//! `bench [--latency-ms N] [--bindings N] [--repeat N] [--starts N] [--out FILE]`: runs the
+//! `bench [--latency-ms N] [--bindings N] [--repeat N] [--starts N] [--out FILE] [--timeline DIR]`: runs the
 //! benchmarks against the emulators (the acceptance harness: `TF_ACC=1`, and
 //! `TF_ACC_PROFILE=release` for the numbers that count), prints the table and writes the
 //! report. `acceptance-tests/scripts/bench.sh` sets everything up.
@@ -22,6 +22,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             bindings: 100,
             repeat: 5,
             starts: 21,
+            timeline: None,
         },
         out: None,
     };
@@ -37,6 +38,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--repeat" => parsed.options.repeat = number(value()?)?.max(1) as usize,
             "--starts" => parsed.options.starts = number(value()?)?.max(1) as usize,
             "--out" => parsed.out = Some(PathBuf::from(value()?)),
+            "--timeline" => parsed.options.timeline = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -83,7 +85,11 @@ async fn main() -> ExitCode {
                 "Provider".to_string(),
                 format!(
                     "{} ({} build)",
-                    harness.provider().binary.display(),
+                    harness
+                        .provider()
+                        .binary
+                        .file_name()
+                        .map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
                     harness.provider().profile
                 ),
             ),
