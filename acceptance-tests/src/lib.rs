@@ -22,20 +22,34 @@
 //! [`unique_name`] instead of resetting the emulators.
 
 pub mod aws;
+pub mod bench;
 mod harness;
 pub mod hcl;
 mod http_probe;
 pub mod kubernetes;
 mod names;
+pub mod plugin_client;
 pub mod process;
 pub mod provider_build;
+pub mod provider_process;
 pub mod runtime;
 pub mod settings;
 pub mod terraform;
+pub mod workload;
 
 pub use harness::{Harness, HarnessError, PROVIDER_ADDRESS, harness};
 pub use names::{random_suffix, unique_name};
 pub use terraform::{Action, Diagnostic, Plan, RunOutput, Severity, State, Workspace};
+
+/// Prints one line, prefixed `acceptance: `, to the test process's stderr past libtest's output
+/// capture, so that counts and timings show in CI logs: `say!("fault matrix: {n} cases")`.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "acceptance: {}", format_args!($($arg)*));
+    }};
+}
 
 /// `error: cause: cause...`, for messages that must show the whole chain.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -71,6 +71,21 @@ pub struct ProviderServer {
     stop: Mutex<CancellationToken>,
 }
 
+/// An error when one of `values` is unknown as a whole: Terraform sends resource values as
+/// objects (or null), with unknowns only inside them.
+fn wholly_unknown(rpc: &str, values: &[&Value]) -> Option<Diagnostic> {
+    values.iter().any(|v| v.is_unknown()).then(|| {
+        Diagnostic::error(
+            "Invalid resource value from Terraform",
+            format!(
+                "{rpc} received a resource value that is unknown as a whole; Terraform sends \
+                 objects with unknown attributes, never an unknown object. This is a bug in \
+                 Terraform or in the provider."
+            ),
+        )
+    })
+}
+
 impl ProviderServer {
     /// A provider serving `resources` and `data_sources`.
     pub fn new(resources: Vec<Arc<dyn Resource>>, data_sources: Vec<Arc<dyn DataSource>>) -> Self {
@@ -188,6 +203,12 @@ impl ProviderServer {
                 };
             }
         };
+        if let Some(diag) = wholly_unknown("PlanResourceChange", &[prior, proposed, config]) {
+            return PlanResponse {
+                diagnostics: diag.into(),
+                ..Default::default()
+            };
+        }
         let schema = &self.schemas.resources[type_name];
         let mut change = plan_change(schema, prior, proposed, config);
         let mut diagnostics = if change.is_destroy() {
@@ -230,6 +251,12 @@ impl ProviderServer {
                 };
             }
         };
+        if let Some(diag) = wholly_unknown("ApplyResourceChange", &[prior, planned]) {
+            return ApplyResponse {
+                new_state: prior.clone(),
+                diagnostics: diag.into(),
+            };
+        }
         let ApplyOutcome {
             new_state,
             mut diagnostics,
@@ -263,6 +290,12 @@ impl ProviderServer {
                 };
             }
         };
+        if let Some(diag) = wholly_unknown("ReadResource", &[current]) {
+            return ReadResponse {
+                state: current.clone(),
+                diagnostics: diag.into(),
+            };
+        }
         let read = resource.read(&ctx, current);
         match self.cancellable_value(&ctx, "read", read).await {
             Ok(outcome) => ReadResponse {

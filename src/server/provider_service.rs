@@ -639,6 +639,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wholly_unknown_resource_value_is_an_error_diagnostic_not_a_panic() {
+        let service = service();
+        configure(&service).await;
+        let ty = service.resource_type("test_inert").unwrap();
+        let unknown = Some(encode_dynamic(&Value::Unknown, &ty).unwrap());
+        let known = Some(
+            encode_dynamic(
+                &null_object(&service.provider.schemas().resources["test_inert"]),
+                &ty,
+            )
+            .unwrap(),
+        );
+        let plan = service
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_inert".into(),
+                prior_state: known.clone(),
+                proposed_new_state: unknown.clone(),
+                config: known.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            errors(&plan.diagnostics),
+            vec!["Invalid resource value from Terraform"]
+        );
+        let apply = service
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_inert".into(),
+                prior_state: known,
+                planned_state: unknown.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            errors(&apply.diagnostics),
+            vec!["Invalid resource value from Terraform"]
+        );
+        let read = service
+            .read_resource(Request::new(pb::read_resource::Request {
+                type_name: "test_inert".into(),
+                current_state: unknown,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            errors(&read.diagnostics),
+            vec!["Invalid resource value from Terraform"]
+        );
+    }
+
+    #[tokio::test]
     async fn unknown_resource_type_is_an_error_diagnostic() {
         let response = service()
             .read_resource(Request::new(pb::read_resource::Request {

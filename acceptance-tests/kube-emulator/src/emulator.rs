@@ -54,6 +54,8 @@ pub struct Shared {
     pub initial_latency: Latency,
     /// Request log.
     pub log: Mutex<RequestLog>,
+    /// Requests processed whose answers a `delay_response` fault holds back right now.
+    pub held: Mutex<Vec<HeldRequest>>,
     /// Start instant (request timings are relative to it).
     pub started: Instant,
     /// Token of the admin user (also guards `/__emulator/`).
@@ -118,6 +120,18 @@ impl Shared {
             });
         token
     }
+}
+
+/// A request that was processed (it took effect) and whose answer a `delay_response` fault
+/// holds back right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRequest {
+    /// Its sequence number in the request log.
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
 }
 
 /// A running Kubernetes API emulator.
@@ -213,6 +227,7 @@ impl Emulator {
             latency: Mutex::new(config.latency),
             initial_latency: config.latency,
             log: Mutex::new(RequestLog::default()),
+            held: Mutex::new(Vec::new()),
             started: Instant::now(),
             admin_token,
         });
@@ -315,6 +330,33 @@ impl Emulator {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .add(fault);
+    }
+
+    /// Removes the injected faults equal to `fault` (the others stay): for tests that share
+    /// one emulator and must not clear each other's faults.
+    pub fn remove_fault(&self, fault: &Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(fault);
+    }
+
+    /// The requests whose answers a `delay_response` fault holds back now: they were
+    /// processed, and the client is waiting. Poll it to act while a client waits at a known
+    /// call.
+    pub fn held_requests(&self) -> Vec<HeldRequest> {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The instant the request log's `start_ms`/`end_ms` count from, so the log can be put on
+    /// one time line with other logs: `started_at() + Duration::from_secs_f64(start_ms / 1e3)`.
+    pub fn started_at(&self) -> Instant {
+        self.shared.started
     }
 
     /// Removes every injected fault.

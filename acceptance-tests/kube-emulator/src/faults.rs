@@ -165,6 +165,11 @@ impl FaultSet {
         self.faults.clear();
     }
 
+    /// Removes the faults equal to `fault`.
+    pub fn remove(&mut self, fault: &Fault) {
+        self.faults.retain(|(f, _)| f != fault);
+    }
+
     /// The active faults.
     pub fn list(&self) -> Vec<Fault> {
         self.faults.iter().map(|(f, _)| f.clone()).collect()

@@ -37,6 +37,6 @@ pub mod validation;
 
 pub use authn::token_file::StaticToken;
 pub use config::EmulatorConfig;
-pub use emulator::{Emulator, StartError};
+pub use emulator::{Emulator, HeldRequest, StartError};
 pub use faults::{Fault, FaultAction, Latency};
 pub use request_log::RequestRecord;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{self, request::ApiRequest, request::ApiResponse, status::StatusError};
 use crate::authn::{Authn, TokenAuthenticator};
-use crate::emulator::Shared;
+use crate::emulator::{HeldRequest, Shared};
 use crate::faults::FaultAction;
 use crate::request_log::RequestRecord;
 use crate::{admin, ids};
@@ -224,10 +224,41 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
         }
     };
     if let Some(d) = delay_response {
+        let held = HeldRequest {
+            seq: record.seq,
+            method: record.method.clone(),
+            path: record.path.clone(),
+        };
+        shared
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(held);
+        // Unlisted however the wait ends (the client may go away meanwhile).
+        let _release = ReleaseHeld {
+            shared,
+            seq: record.seq,
+        };
         tokio::time::sleep(d).await;
     }
     finish(shared, record, response.status);
     Ok(to_http(response))
+}
+
+/// Removes a held request from [`Shared::held`] when its wait ends or is abandoned.
+struct ReleaseHeld<'a> {
+    shared: &'a Shared,
+    seq: u64,
+}
+
+impl Drop for ReleaseHeld<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|h| h.seq != self.seq);
+    }
 }
 
 fn authenticate(ctx: &crate::cluster::Ctx, req: &ApiRequest) -> Authn {

@@ -276,7 +276,10 @@ async fn cache_with_its_own_bucket_creates_imports_updates_and_destroys() {
         .iter()
         .find(|d| d.is_error())
         .unwrap_or_else(|| panic!("{diagnostics:?}"));
-    assert_eq!(error.summary, "Could not delete the GitLab Runner cache");
+    assert_eq!(
+        error.summary,
+        format!("Could not delete the GitLab Runner cache {role}/{bucket}")
+    );
     assert!(
         error.detail.contains("set force_destroy = true"),
         "{}",
@@ -716,7 +719,10 @@ async fn existing_bucket_is_used_never_modified_and_kept_on_destroy() {
         .unwrap();
     let diagnostics = missing.apply_expect_error().await.unwrap();
     let error = diagnostics.iter().find(|d| d.is_error()).unwrap();
-    assert_eq!(error.summary, "Could not create the GitLab Runner cache");
+    assert_eq!(
+        error.summary,
+        format!("Could not create the GitLab Runner cache {role}/{missing_bucket}")
+    );
     assert!(error.detail.contains("does not exist"), "{}", error.detail);
     assert_eq!(
         error.highlighted(),
@@ -739,7 +745,10 @@ async fn existing_bucket_is_used_never_modified_and_kept_on_destroy() {
     );
     let diagnostics = ws.apply_expect_error().await.unwrap();
     let error = diagnostics.iter().find(|d| d.is_error()).unwrap();
-    assert_eq!(error.summary, "Could not update the GitLab Runner cache");
+    assert_eq!(
+        error.summary,
+        format!("Could not update the GitLab Runner cache {role}/{bucket}/{policy_name}")
+    );
     assert!(
         error
             .detail

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::{Harness, harness, hcl, unique_name};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -89,7 +90,7 @@ async fn every_example_validates() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    eprintln!("examples: {count} directories validate");
+    say!("examples: {count} directories validate");
 }
 
 #[tokio::test]

@@ -12,7 +12,6 @@
 //! provider blocks, each used by one valid resource (Terraform skips unused providers).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::time::Duration;
 
 use gitlabrunner_acceptance::terraform::Diagnostic;
@@ -771,7 +770,7 @@ fn mismatches(corpus: &Corpus, cases: &[Case], diagnostics: &[Diagnostic]) -> Ve
 }
 
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "acceptance: invalid_configs: {line}");
+    gitlabrunner_acceptance::say!("invalid_configs: {line}");
 }
 
 /// The provider blocks plan-stage cases use.

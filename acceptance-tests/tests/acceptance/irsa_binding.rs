@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::settings::AwsEmulatorKind;
 use gitlabrunner_acceptance::{Action, State, Workspace, harness, hcl, unique_name};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -681,8 +682,8 @@ async fn govcloud_binding_uses_aws_us_gov_arns_everywhere() {
         return;
     };
     if h.aws().kind() != Some(AwsEmulatorKind::Moto) {
-        eprintln!(
-            "acceptance: skipped {test}: only moto keeps us-gov-west-1 apart ({} rewrites it \
+        say!(
+            "skipped {test}: only moto keeps us-gov-west-1 apart ({} rewrites it \
              to us-east-1 and answers with arn:aws: ARNs; see test-rig.md)",
             h.aws()
                 .kind()

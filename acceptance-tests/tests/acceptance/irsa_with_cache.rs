@@ -20,8 +20,6 @@
 //!   are exactly what the trust policy's `Federated` principal and `StringEquals` conditions
 //!   require.
 
-use std::io::Write as _;
-
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
@@ -44,7 +42,7 @@ const SERVICE_ACCOUNT: &str = "gitlab-runner";
 const CACHE_PATH: &str = "runner";
 
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "acceptance: irsa_with_cache: {line}");
+    gitlabrunner_acceptance::say!("irsa_with_cache: {line}");
 }
 
 /// A ServiceAccount token for `sts.amazonaws.com`, as the EKS webhook projects it.

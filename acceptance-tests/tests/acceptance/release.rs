@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::{Harness, PROVIDER_ADDRESS, Workspace, harness};
 use sha2::{Digest as _, Sha256};
 
@@ -197,7 +198,7 @@ async fn release_zip_installs_from_a_filesystem_mirror_with_locked_hashes() {
         String::from_utf8_lossy(&released.stdout),
         String::from_utf8_lossy(&released.stderr)
     );
-    eprintln!(
+    say!(
         "release: release.sh packaged the debug build in {:.1} s",
         started.elapsed().as_secs_f64()
     );
@@ -278,7 +279,7 @@ async fn release_zip_installs_from_a_filesystem_mirror_with_locked_hashes() {
             _ => unreachable!(),
         }
     }
-    eprintln!("release: lock file hashes {hashes:?} (zh: of the zip {zip_sha})");
+    say!("release: lock file hashes {hashes:?} (zh: of the zip {zip_sha})");
 
     // The installed provider plans.
     let plan = ws.plan().await.unwrap();

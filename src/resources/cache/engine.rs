@@ -650,8 +650,10 @@ impl<'a> Engine<'a> {
                 format!(
                     "The bucket {:?} already exists and was not created by this resource. Set \
                      create_bucket = false to use it as it is (it will not be modified), or \
-                     choose another bucket_name.",
-                    spec.bucket_name
+                     choose another bucket_name. If an apply of this resource was interrupted \
+                     right after creating the bucket (it is then empty and has no tags), delete \
+                     it (aws s3 rb s3://{}) and apply again.",
+                    spec.bucket_name, spec.bucket_name
                 ),
             ));
         }

@@ -71,9 +71,10 @@ fn spec_of(value: &Value, what: &str) -> Result<CacheSpec, Diagnostic> {
     })
 }
 
-/// The diagnostics of a failed create, update or delete: what failed, what was undone, what
-/// is left.
-fn failure_diagnostics(operation: &str, failure: &Failure) -> Diagnostics {
+/// The diagnostics of a failed create, update or delete of the cache `id`: what failed, what
+/// was undone, what is left. The summary names the cache: a destroy's diagnostics carry no
+/// resource address.
+fn failure_diagnostics(operation: &str, id: &str, failure: &Failure) -> Diagnostics {
     let mut detail = failure.message.clone();
     if !failure.undone.is_empty() {
         detail.push_str(&format!(
@@ -88,7 +89,7 @@ fn failure_diagnostics(operation: &str, failure: &Failure) -> Diagnostics {
             failure.not_undone.join("; ")
         ));
     }
-    let summary = format!("Could not {operation} the GitLab Runner cache");
+    let summary = format!("Could not {operation} the GitLab Runner cache {id}");
     let diagnostic = Diagnostic::error(summary, detail);
     match failure.attribute {
         Some(name) => diagnostic.at(AttributePath::new(name)).into(),
@@ -145,7 +146,7 @@ impl Resource for CacheResource {
                 } else {
                     state_value(&spec, &failure.remaining)
                 },
-                diagnostics: failure_diagnostics("create", &failure),
+                diagnostics: failure_diagnostics("create", &spec.id(), &failure),
             },
         }
     }
@@ -182,7 +183,7 @@ impl Resource for CacheResource {
                 } else {
                     prior.clone()
                 },
-                diagnostics: failure_diagnostics("update", &failure),
+                diagnostics: failure_diagnostics("update", &spec.id(), &failure),
             },
         }
     }
@@ -215,7 +216,7 @@ impl Resource for CacheResource {
                 } else {
                     prior.clone()
                 },
-                diagnostics: failure_diagnostics("delete", &failure),
+                diagnostics: failure_diagnostics("delete", &spec.id(), &failure),
             },
         }
     }
@@ -249,7 +250,7 @@ impl Resource for CacheResource {
             Err(error) => ReadOutcome {
                 state: current.clone(),
                 diagnostics: Diagnostic::error(
-                    "Could not read the GitLab Runner cache",
+                    format!("Could not read the GitLab Runner cache {}", spec.id()),
                     error.to_string(),
                 )
                 .into(),

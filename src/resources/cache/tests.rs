@@ -710,9 +710,9 @@ fn failure_diagnostics_name_the_step_and_what_was_undone() {
         remaining: Observed::default(),
         changed: true,
     };
-    let diags = failure_diagnostics("create", &failure);
+    let diags = failure_diagnostics("create", "r/c", &failure);
     let d = &diags.0[0];
-    assert_eq!(d.summary, "Could not create the GitLab Runner cache");
+    assert_eq!(d.summary, "Could not create the GitLab Runner cache r/c");
     assert!(d.detail.contains("s3:CreateBucket") && d.detail.contains("Undone"));
     assert!(!d.detail.contains("NOT undone"));
 }

@@ -13,9 +13,9 @@ use super::diagnostics;
 use super::error::BindingError;
 use super::model::Binding;
 use super::objects;
-use super::read::observe;
+use super::read::observe_or_keep;
 use super::remote::Remote;
-use super::state::{Scope, reconcile};
+use super::state::{Scope, known_from_state, reconcile};
 use super::steps::{self, Gate, Step};
 use super::update::delete_grant;
 
@@ -67,13 +67,12 @@ pub async fn delete(remote: &Remote<'_>, prior: &Binding) -> Outcome {
         };
     }
     diagnostics.push(diagnostics::delete_failed(prior, &errors));
-    let state = match observe(remote, prior, Scope::Managed).await {
-        Ok((observed, _)) => reconcile(prior, &observed, &remote.default_tags, Scope::Managed),
-        Err(error) => {
-            diagnostics.push(diagnostics::read_failed(&prior.id(), &error));
-            Some(prior.clone())
-        }
-    };
+    let known = known_from_state(prior);
+    let (observed, unread) = observe_or_keep(remote, prior, &known, Scope::Managed).await;
+    if !unread.is_empty() {
+        diagnostics.push(diagnostics::reread_incomplete(&prior.id(), &unread));
+    }
+    let state = reconcile(prior, &observed, &remote.default_tags, Scope::Managed);
     Outcome { state, diagnostics }
 }
 

@@ -137,6 +137,24 @@ pub fn delete_failed(prior: &Binding, errors: &[BindingError]) -> Diagnostic {
     )
 }
 
+/// After a failed apply, some parts could not be read again; the state keeps what was known
+/// of them.
+pub fn reread_incomplete(id: &str, unread: &[BindingError]) -> Diagnostic {
+    Diagnostic::warning(
+        format!("Could not re-read every part of IRSA binding {id}"),
+        format!(
+            "After the failure, these reads failed too:\n{}\n\nFor those parts the state keeps \
+             what was known before the apply (plus what it created); the next refresh reads \
+             them again.",
+            unread
+                .iter()
+                .map(|e| format!("- {}", explain(e)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    )
+}
+
 /// A read failed.
 pub fn read_failed(id: &str, error: &BindingError) -> Diagnostic {
     Diagnostic::error(format!("Failed to read IRSA binding {id}"), explain(error))

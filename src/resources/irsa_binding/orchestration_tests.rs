@@ -469,6 +469,69 @@ async fn a_failed_delete_keeps_what_still_exists_in_the_state() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_update_that_cannot_read_a_role_again_still_records_what_it_changed() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let config = manager_config();
+    let state = created(&fake, &config).await;
+    // New rules for ci-jobs-3 (read, then replaced), a new description, one grant fewer: the
+    // Role of ci-jobs-3 can be neither read nor re-read.
+    let mut next = config.clone();
+    next.set_attr("role_description", "changed".into());
+    next.set_attr(
+        "grant",
+        Value::List(vec![
+            grant("ci-jobs", Some("kubernetes-executor"), vec![]),
+            grant(
+                "ci-jobs-3",
+                None,
+                vec![super::testing::rule(&[""], &["configmaps"], &["get"])],
+            ),
+        ]),
+    );
+    let (change, diags) = plan(&state, &next);
+    assert!(!diags.has_errors(), "{diags:?}");
+    fake.fail(
+        &format!("kube:get Role ci-jobs-3/{SA_NAME}"),
+        Fault::Kube(403, "Forbidden"),
+        100,
+    );
+    let outcome = update(
+        &remote(&fake, Fanout::Concurrent),
+        &Binding::from_value(&state),
+        &Binding::from_value(&change.planned),
+    )
+    .await;
+    let summaries: Vec<&str> = outcome
+        .diagnostics
+        .0
+        .iter()
+        .map(|d| d.summary.as_str())
+        .collect();
+    assert!(
+        summaries[0].starts_with("Failed to update"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.iter().any(|s| s.starts_with("Could not re-read")),
+        "{summaries:?}"
+    );
+    let left = outcome.state.expect("the binding exists");
+    // What the reads found: the new description, the dropped grant gone.
+    assert_eq!(left.role_description.as_deref(), Some("changed"));
+    let removed = left.grant("ci-jobs-2").expect("kept in the failure basis");
+    assert_eq!(removed.role_name, None);
+    assert!(!fake.edit(|w| w.rbac_role("ci-jobs-2", SA_NAME).is_some()));
+    // What could not be read: as known before, the old rules (never replaced).
+    let unreadable = left.grant("ci-jobs-3").unwrap();
+    assert_eq!(unreadable.role_name.as_deref(), Some(SA_NAME));
+    let before = Binding::from_value(&state);
+    assert_eq!(
+        unreadable.role_rules,
+        before.grant("ci-jobs-3").unwrap().role_rules
+    );
+}
+
 /// One kind of change made outside Terraform.
 struct Drift {
     name: &'static str,

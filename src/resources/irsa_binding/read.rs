@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::codec::{Diagnostic, Diagnostics};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
 use crate::kubernetes::KubeError;
@@ -16,7 +17,8 @@ use super::model::Binding;
 use super::naming;
 use super::objects;
 use super::remote::{
-    Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding, ObservedServiceAccount, Remote,
+    IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding,
+    ObservedServiceAccount, Remote,
 };
 use super::state::{Scope, reconcile};
 
@@ -44,32 +46,53 @@ pub async fn observe(
     basis: &Binding,
     scope: Scope,
 ) -> Result<(Observed, Diagnostics), BindingError> {
+    let reads = read_parts(remote, basis, scope).await;
+    let (observed, warnings, mut unread) = assemble(basis, scope, reads, None);
+    match unread.is_empty() {
+        true => Ok((observed, warnings)),
+        false => Err(unread.swap_remove(0)),
+    }
+}
+
+/// Observes the objects of `basis` after a failed apply: a part that cannot be read is taken
+/// from `known` (what the operation knows exists) instead of failing the whole read, so that
+/// the state still says what the reads that worked found. Returns the errors of the reads
+/// that did not.
+pub async fn observe_or_keep(
+    remote: &Remote<'_>,
+    basis: &Binding,
+    known: &Observed,
+    scope: Scope,
+) -> (Observed, Vec<BindingError>) {
+    let reads = read_parts(remote, basis, scope).await;
+    let (observed, _, unread) = assemble(basis, scope, reads, Some(known));
+    (observed, unread)
+}
+
+/// Every read of one observation, each with its own outcome.
+struct Reads {
+    role: Result<Option<IamRole>, BindingError>,
+    attached: Result<BTreeSet<String>, BindingError>,
+    inline: Result<BTreeMap<String, String>, BindingError>,
+    account: Result<Option<ServiceAccount>, BindingError>,
+    grants: Vec<(String, Result<GrantObjects, BindingError>)>,
+}
+
+async fn read_parts(remote: &Remote<'_>, basis: &Binding, scope: Scope) -> Reads {
     let role_name = basis.role_name.as_str();
-    let id = basis.id();
     let tracked_inline: Vec<String> = basis
         .inline_policies
         .iter()
         .flatten()
         .map(|(n, _)| n.clone())
         .collect();
-    let iam = async {
-        let (role, (attached, inline)) = remote
-            .fanout
-            .both(
-                remote.iam.get_role(role_name),
-                remote.fanout.both(
-                    remote.iam.list_attached_policies(role_name),
-                    read_inline(remote, role_name, &tracked_inline, scope),
-                ),
-            )
-            .await;
-        let attached = match attached {
-            Ok(attached) => attached,
-            Err(e) if e.is_not_found() => BTreeSet::new(),
-            Err(e) => return Err(BindingError::from(e)),
-        };
-        Ok::<_, BindingError>((role?, attached, inline?))
-    };
+    let iam = remote.fanout.both(
+        remote.iam.get_role(role_name),
+        remote.fanout.both(
+            remote.iam.list_attached_policies(role_name),
+            read_inline(remote, role_name, &tracked_inline, scope),
+        ),
+    );
     let kubernetes = async {
         let account = remote
             .kube
@@ -81,44 +104,86 @@ pub async fn observe(
             .map(|grant| read_grant(remote, grant.namespace.clone(), name.clone()))
             .collect();
         let grants = remote.fanout.all(lookups);
-        let (account, grants) = remote.fanout.both(account, grants).await;
-        Ok::<_, BindingError>((account?, grants.into_iter().collect::<Result<Vec<_>, _>>()?))
+        remote.fanout.both(account, grants).await
     };
-    let (iam, kubernetes) = remote.fanout.both(iam, kubernetes).await;
-    let (role, attached, inline) = iam?;
-    let (account, grants) = kubernetes?;
+    let ((role, (attached, inline)), (account, grants)) = remote.fanout.both(iam, kubernetes).await;
+    let attached = match attached {
+        Err(e) if e.is_not_found() => Ok(BTreeSet::new()),
+        other => other.map_err(BindingError::from),
+    };
+    Reads {
+        role: role.map_err(BindingError::from),
+        attached,
+        inline,
+        account: account.map_err(BindingError::from),
+        grants: basis
+            .grants
+            .iter()
+            .zip(grants)
+            .map(|(grant, read)| (grant.namespace.clone(), read.map_err(BindingError::from)))
+            .collect(),
+    }
+}
 
+/// The observation from `reads`: parts whose read failed come from `known` when given (and
+/// their errors are returned), else they are missing and the errors say why.
+fn assemble(
+    basis: &Binding,
+    scope: Scope,
+    reads: Reads,
+    known: Option<&Observed>,
+) -> (Observed, Diagnostics, Vec<BindingError>) {
+    let id = basis.id();
+    let mut unread = Vec::new();
     let mut warnings = Diagnostics::new();
-    let role = role.filter(|role| {
-        let ours = scope == Scope::Everything
-            || basis.role_unique_id.as_deref() == Some(role.role_id.as_str())
-            || objects::owned_by(&role.tags, &id);
-        if !ours {
-            warnings.push(foreign("IAM role", &role.name, &id));
-        }
-        ours
-    });
+    let role = match take(&mut unread, reads.role) {
+        Some(role) => role.filter(|role| {
+            let ours = scope == Scope::Everything
+                || basis.role_unique_id.as_deref() == Some(role.role_id.as_str())
+                || objects::owned_by(&role.tags, &id);
+            if !ours {
+                warnings.push(foreign("IAM role", &role.name, &id));
+            }
+            ours
+        }),
+        None => known.and_then(|k| k.role.clone()),
+    };
+    let attached = take(&mut unread, reads.attached)
+        .or_else(|| known.map(|k| k.attached.clone()))
+        .unwrap_or_default();
+    let inline = take(&mut unread, reads.inline)
+        .or_else(|| known.map(|k| k.inline.clone()))
+        .unwrap_or_default();
     let (attached, inline) = match role {
         Some(_) => (attached, inline),
         None => Default::default(),
     };
-    let service_account = account
-        .map(|a| ObservedServiceAccount::from_object(&a))
-        .filter(|a| {
-            let ours = scope == Scope::Everything
-                || basis.service_account_uid.as_deref() == Some(a.uid.as_str())
-                || objects::owned_by(&a.annotations, &id);
-            if !ours {
-                warnings.push(foreign(
-                    "ServiceAccount",
-                    &format!("{}/{}", basis.namespace, basis.service_account_name),
-                    &id,
-                ));
-            }
-            ours
-        });
+    let service_account = match take(&mut unread, reads.account) {
+        Some(account) => account
+            .map(|a| ObservedServiceAccount::from_object(&a))
+            .filter(|a| {
+                let ours = scope == Scope::Everything
+                    || basis.service_account_uid.as_deref() == Some(a.uid.as_str())
+                    || objects::owned_by(&a.annotations, &id);
+                if !ours {
+                    warnings.push(foreign(
+                        "ServiceAccount",
+                        &format!("{}/{}", basis.namespace, basis.service_account_name),
+                        &id,
+                    ));
+                }
+                ours
+            }),
+        None => known.and_then(|k| k.service_account.clone()),
+    };
     let mut observed_grants = BTreeMap::new();
-    for (namespace, role, binding) in grants {
+    for (namespace, read) in reads.grants {
+        let Some((_, role, binding)) = take(&mut unread, read) else {
+            if let Some(grant) = known.and_then(|k| k.grants.get(&namespace)) {
+                observed_grants.insert(namespace, grant.clone());
+            }
+            continue;
+        };
         let role = role.map(|r| ObservedRbacRole::from_object(&r)).filter(|r| {
             let ours = scope == Scope::Everything || objects::owned_by(&r.annotations, &id);
             if !ours {
@@ -148,7 +213,18 @@ pub async fn observe(
         service_account,
         grants: observed_grants,
     };
-    Ok((observed, warnings))
+    (observed, warnings, unread)
+}
+
+/// The value of a read that worked; a failed read's error goes to `unread`.
+fn take<T>(unread: &mut Vec<BindingError>, result: Result<T, BindingError>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(error) => {
+            unread.push(error);
+            None
+        }
+    }
 }
 
 type GrantObjects = (String, Option<Role>, Option<RoleBinding>);

@@ -350,6 +350,27 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Adds what `done` says exists now (objects an apply created) over this observation.
+    pub fn overlay(&mut self, done: Observed) {
+        if done.role.is_some() {
+            self.role = done.role;
+        }
+        self.attached.extend(done.attached);
+        self.inline.extend(done.inline);
+        if done.service_account.is_some() {
+            self.service_account = done.service_account;
+        }
+        for (namespace, grant) in done.grants {
+            let known = self.grants.entry(namespace).or_default();
+            if grant.role.is_some() {
+                known.role = grant.role;
+            }
+            if grant.binding.is_some() {
+                known.binding = grant.binding;
+            }
+        }
+    }
+
     /// Whether nothing of the binding exists.
     pub fn is_empty(&self) -> bool {
         self.role.is_none()

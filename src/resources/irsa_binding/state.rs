@@ -10,7 +10,80 @@ use crate::ownership;
 
 use super::irsa::{self, IRSA_ANNOTATIONS};
 use super::model::Binding;
-use super::remote::Observed;
+use super::remote::{
+    IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding, ObservedServiceAccount,
+};
+
+/// What `state` says exists, as an observation (the inverse of [`reconcile`] for the parts
+/// the state records): what an operation falls back to for a part it cannot read.
+pub fn known_from_state(state: &Binding) -> Observed {
+    let id = state.id();
+    let owner = || BTreeMap::from([(ownership::OWNER_KEY.to_string(), id.clone())]);
+    let role = state.role_unique_id.as_ref().map(|role_id| IamRole {
+        name: state.role_name.clone(),
+        path: state.role_path.clone(),
+        arn: state.role_arn.clone(),
+        role_id: role_id.clone(),
+        description: state.role_description.clone(),
+        max_session_duration: state.max_session_duration,
+        permissions_boundary_arn: state.permissions_boundary_arn.clone(),
+        tags: state.tags_all.clone(),
+        trust_policy: state.trust_policy.clone().unwrap_or_default(),
+    });
+    let service_account = state
+        .service_account_uid
+        .as_ref()
+        .map(|uid| ObservedServiceAccount {
+            uid: uid.clone(),
+            labels: state.labels.clone().unwrap_or_default(),
+            annotations: {
+                let mut annotations = state.annotations.clone().unwrap_or_default();
+                annotations.extend(state.irsa_annotations.clone());
+                annotations.extend(owner());
+                annotations
+            },
+            automount: state.automount_service_account_token,
+            owned: None,
+        });
+    let grants = state
+        .grants
+        .iter()
+        .map(|grant| {
+            let role = grant.role_name.as_ref().map(|name| ObservedRbacRole {
+                name: name.clone(),
+                rules: grant.role_rules.clone().unwrap_or_default(),
+                annotations: owner(),
+            });
+            let binding = grant
+                .role_binding_name
+                .as_ref()
+                .map(|name| ObservedRoleBinding {
+                    name: name.clone(),
+                    role_ref: ("Role".to_string(), name.clone()),
+                    subjects: vec![(
+                        "ServiceAccount".to_string(),
+                        state.namespace.clone(),
+                        state.service_account_name.clone(),
+                    )],
+                    annotations: owner(),
+                });
+            (grant.namespace.clone(), ObservedGrant { role, binding })
+        })
+        .collect();
+    Observed {
+        attached: match role {
+            Some(_) => state.managed_policy_arns.clone().unwrap_or_default(),
+            None => BTreeSet::new(),
+        },
+        inline: match role {
+            Some(_) => state.inline_policies.clone().unwrap_or_default(),
+            None => BTreeMap::new(),
+        },
+        role,
+        service_account,
+        grants,
+    }
+}
 
 /// How much of the remote objects the state takes in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

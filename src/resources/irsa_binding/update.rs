@@ -12,13 +12,13 @@ use crate::codec::Diagnostics;
 use super::create::Outcome;
 use super::diagnostics;
 use super::error::BindingError;
-use super::journal::{Done, Journal};
+use super::journal::{self, Done, Journal};
 use super::model::{Binding, Grant};
 use super::naming;
 use super::objects;
-use super::read::observe;
+use super::read::observe_or_keep;
 use super::remote::{IamRole, ObservedServiceAccount, Remote};
-use super::state::{Scope, reconcile};
+use super::state::{Scope, known_from_state, reconcile};
 use super::steps::{self, Gate, RbacKind, Step, gated, ignore_not_found};
 use super::verify;
 
@@ -133,13 +133,15 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
     let basis = failure_basis(prior, planned, &journal, switched);
     let mut diagnostics = Diagnostics::new();
     diagnostics.push(diagnostics::update_failed(planned, &errors));
-    let state = match observe(remote, &basis, Scope::Managed).await {
-        Ok((observed, _)) => reconcile(&basis, &observed, &remote.default_tags, Scope::Managed),
-        Err(error) => {
-            diagnostics.push(diagnostics::read_failed(&planned.id(), &error));
-            Some(prior.clone())
-        }
-    };
+    // What a part that cannot be read again is taken to be: the prior state, plus what this
+    // update created.
+    let mut known = known_from_state(prior);
+    known.overlay(journal::observed(&journal.entries()));
+    let (observed, unread) = observe_or_keep(remote, &basis, &known, Scope::Managed).await;
+    if !unread.is_empty() {
+        diagnostics.push(diagnostics::reread_incomplete(&planned.id(), &unread));
+    }
+    let state = reconcile(&basis, &observed, &remote.default_tags, Scope::Managed);
     Outcome { state, diagnostics }
 }
 

@@ -16,6 +16,52 @@ pub struct RequestKind {
     pub operation: String,
 }
 
+/// What a request is about, beyond its operation: the query-protocol parameters (IAM, STS:
+/// `RoleName`, `PolicyArn`, ...) and the S3 bucket of a path-style request. Fault rules use it
+/// to fail one call of one object (see [`super::Matcher::param`], [`super::Matcher::bucket`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RequestTarget {
+    /// The form (or query string) parameters of a query-protocol request, decoded, without
+    /// `Action` and `Version`; empty for S3.
+    pub params: std::collections::BTreeMap<String, String>,
+    /// The bucket of an S3 request (the first path segment), if any.
+    pub bucket: Option<String>,
+}
+
+/// The target of a request already classified as `kind`.
+pub fn target(kind: &RequestKind, path: &str, query: &str, body: &[u8]) -> RequestTarget {
+    if kind.service == "s3" {
+        let bucket = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        return RequestTarget {
+            params: Default::default(),
+            bucket: (!bucket.is_empty()).then(|| bucket.to_string()),
+        };
+    }
+    let mut params = form_pairs(query.as_bytes());
+    params.extend(form_pairs(body));
+    params.remove("Action");
+    params.remove("Version");
+    RequestTarget {
+        params,
+        bucket: None,
+    }
+}
+
+/// Every `key=value` pair of a form-encoded text, decoded (the first of repeated keys wins).
+fn form_pairs(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    let mut pairs = std::collections::BTreeMap::new();
+    let Ok(text) = std::str::from_utf8(body) else {
+        return pairs;
+    };
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs
+            .entry(percent_decode(key))
+            .or_insert_with(|| percent_decode(value));
+    }
+    pairs
+}
+
 impl std::fmt::Display for RequestKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.service, self.operation)
@@ -371,6 +417,35 @@ mod tests {
         let mut h = signed("s3");
         h.insert("x-amz-copy-source", HeaderValue::from_static("/a/b"));
         assert_eq!(kind(Method::PUT, "/b/k", "", &h, ""), "s3:CopyObject");
+    }
+
+    #[test]
+    fn targets_carry_decoded_parameters_or_the_bucket() {
+        let iam = RequestKind {
+            service: "iam".into(),
+            operation: "AttachRolePolicy".into(),
+        };
+        let body = b"Action=AttachRolePolicy&Version=2010-05-08&RoleName=r1&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FX";
+        let target = target(&iam, "/", "", body);
+        assert_eq!(
+            target.params.get("RoleName").map(String::as_str),
+            Some("r1")
+        );
+        assert_eq!(
+            target.params.get("PolicyArn").map(String::as_str),
+            Some("arn:aws:iam::aws:policy/X")
+        );
+        assert!(!target.params.contains_key("Action"));
+        let s3 = RequestKind {
+            service: "s3".into(),
+            operation: "PutBucketPolicy".into(),
+        };
+        assert_eq!(
+            super::target(&s3, "/my-bucket", "policy", b"")
+                .bucket
+                .as_deref(),
+            Some("my-bucket")
+        );
     }
 
     #[test]

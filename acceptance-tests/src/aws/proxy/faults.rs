@@ -2,13 +2,16 @@
 
 use std::time::Duration;
 
-use super::classify::RequestKind;
+use super::classify::{RequestKind, RequestTarget};
 
-/// Which requests a rule applies to: a service, optionally one operation of it.
+/// Which requests a rule applies to: a service, optionally one operation of it, optionally
+/// only those naming given parameters or an S3 bucket (one call of one object).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matcher {
     service: Option<String>,
     operation: Option<String>,
+    params: Vec<(String, String)>,
+    bucket: Option<String>,
 }
 
 impl Matcher {
@@ -17,6 +20,8 @@ impl Matcher {
         Self {
             service: None,
             operation: None,
+            params: Vec::new(),
+            bucket: None,
         }
     }
 
@@ -24,7 +29,7 @@ impl Matcher {
     pub fn service(service: &str) -> Self {
         Self {
             service: Some(service.to_ascii_lowercase()),
-            operation: None,
+            ..Self::any()
         }
     }
 
@@ -33,13 +38,41 @@ impl Matcher {
         Self {
             service: Some(service.to_ascii_lowercase()),
             operation: Some(operation.to_string()),
+            ..Self::any()
         }
     }
 
-    /// Whether `kind` is one of the requests this matcher selects.
+    /// Only requests whose query-protocol parameter `name` is `value`, e.g.
+    /// `Matcher::operation("iam", "AttachRolePolicy").param("RoleName", role)`.
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Only S3 requests to `bucket`.
+    pub fn bucket(mut self, bucket: &str) -> Self {
+        self.bucket = Some(bucket.to_string());
+        self
+    }
+
+    /// Whether `kind` is one of the requests this matcher selects (a matcher with parameter or
+    /// bucket conditions selects none: use [`Matcher::matches_request`]).
     pub fn matches(&self, kind: &RequestKind) -> bool {
+        self.matches_request(kind, &RequestTarget::default())
+    }
+
+    /// Whether the request `kind` about `target` is one this matcher selects.
+    pub fn matches_request(&self, kind: &RequestKind, target: &RequestTarget) -> bool {
         self.service.as_ref().is_none_or(|s| *s == kind.service)
             && self.operation.as_ref().is_none_or(|o| *o == kind.operation)
+            && self
+                .params
+                .iter()
+                .all(|(name, value)| target.params.get(name) == Some(value))
+            && self
+                .bucket
+                .as_ref()
+                .is_none_or(|b| target.bucket.as_ref() == Some(b))
     }
 }
 
@@ -72,6 +105,10 @@ pub enum FaultAction {
     DropConnection,
     /// Waits this long, then forwards the request normally.
     Delay(Duration),
+    /// Forwards the request at once (it takes effect), then holds the answer this long: the
+    /// client sees a call that hangs after it did its work. While held, the request is listed
+    /// by [`super::AwsProxy::held_requests`].
+    DelayResponse(Duration),
 }
 
 impl FaultAction {
@@ -127,6 +164,7 @@ impl FaultAction {
             Self::Respond { status, code, .. } => format!("{status} {code}"),
             Self::DropConnection => "drop".to_string(),
             Self::Delay(delay) => format!("delay {delay:?}"),
+            Self::DelayResponse(delay) => format!("delay-response {delay:?}"),
         }
     }
 }
@@ -237,10 +275,14 @@ impl FaultTable {
 
     /// Counts `kind` against every matching rule and returns the action of the first rule
     /// that fires.
-    pub(crate) fn decide(&mut self, kind: &RequestKind) -> Option<FaultAction> {
+    pub(crate) fn decide(
+        &mut self,
+        kind: &RequestKind,
+        target: &RequestTarget,
+    ) -> Option<FaultAction> {
         let mut fired = None;
         for (rule, seen) in &mut self.rules {
-            if !rule.matcher.matches(kind) {
+            if !rule.matcher.matches_request(kind, target) {
                 continue;
             }
             *seen += 1;
@@ -268,6 +310,38 @@ mod tests {
         }
     }
 
+    fn decide(table: &mut FaultTable, kind: &RequestKind) -> Option<FaultAction> {
+        table.decide(kind, &RequestTarget::default())
+    }
+
+    #[test]
+    fn parameter_and_bucket_conditions_select_one_object() {
+        let mut table = FaultTable::default();
+        table.add(FaultRule::always(
+            Matcher::operation("iam", "AttachRolePolicy").param("RoleName", "a"),
+            FaultAction::access_denied(),
+        ));
+        table.add(FaultRule::always(
+            Matcher::service("s3").bucket("b1"),
+            FaultAction::internal_error(),
+        ));
+        let role = |name: &str| RequestTarget {
+            params: [("RoleName".to_string(), name.to_string())].into(),
+            bucket: None,
+        };
+        let bucket = |name: &str| RequestTarget {
+            params: Default::default(),
+            bucket: Some(name.to_string()),
+        };
+        let attach = kind("iam", "AttachRolePolicy");
+        assert!(table.decide(&attach, &role("a")).is_some());
+        assert_eq!(table.decide(&attach, &role("b")), None);
+        assert_eq!(decide(&mut table, &attach), None);
+        let put = kind("s3", "PutBucketPolicy");
+        assert!(table.decide(&put, &bucket("b1")).is_some());
+        assert_eq!(table.decide(&put, &bucket("b2")), None);
+    }
+
     #[test]
     fn nth_fires_once_on_exactly_that_matching_request() {
         let mut table = FaultTable::default();
@@ -276,13 +350,13 @@ mod tests {
             2,
             FaultAction::service_failure(),
         ));
-        assert_eq!(table.decide(&kind("iam", "CreateRole")), None);
-        assert_eq!(table.decide(&kind("iam", "GetRole")), None);
+        assert_eq!(decide(&mut table, &kind("iam", "CreateRole")), None);
+        assert_eq!(decide(&mut table, &kind("iam", "GetRole")), None);
         assert_eq!(
-            table.decide(&kind("iam", "CreateRole")),
+            decide(&mut table, &kind("iam", "CreateRole")),
             Some(FaultAction::service_failure())
         );
-        assert_eq!(table.decide(&kind("iam", "CreateRole")), None);
+        assert_eq!(decide(&mut table, &kind("iam", "CreateRole")), None);
     }
 
     #[test]
@@ -296,7 +370,7 @@ mod tests {
                 FaultAction::throttling(),
             ));
             (0..200)
-                .map(|_| table.decide(&kind("iam", "GetRole")).is_some())
+                .map(|_| decide(&mut table, &kind("iam", "GetRole")).is_some())
                 .collect::<Vec<_>>()
         };
         let first = run(7);
@@ -315,8 +389,8 @@ mod tests {
             Matcher::service("iam"),
             FaultAction::access_denied(),
         ));
-        assert_eq!(table.decide(&kind("s3", "PutBucketPolicy")), None);
-        assert!(table.decide(&kind("iam", "ListRoles")).is_some());
+        assert_eq!(decide(&mut table, &kind("s3", "PutBucketPolicy")), None);
+        assert!(decide(&mut table, &kind("iam", "ListRoles")).is_some());
     }
 
     #[test]

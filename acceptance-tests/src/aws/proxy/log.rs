@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::classify::RequestTarget;
+
 /// One request the proxy saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
@@ -15,6 +17,8 @@ pub struct RequestRecord {
     pub method: String,
     /// Path and query.
     pub path: String,
+    /// What the request is about: its parameters (IAM, STS) or bucket (S3).
+    pub target: RequestTarget,
     /// The status the client got; `None` when the connection was dropped or the upstream
     /// could not be reached.
     pub status: Option<u16>,
@@ -35,6 +39,11 @@ impl RequestRecord {
     /// `service:operation`.
     pub fn kind(&self) -> String {
         format!("{}:{}", self.service, self.operation)
+    }
+
+    /// The query-protocol parameter `name`, if the request has it.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.target.params.get(name).map(String::as_str)
     }
 }
 

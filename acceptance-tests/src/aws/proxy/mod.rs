@@ -38,7 +38,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::task::JoinSet;
 
-pub use classify::{RequestKind, classify};
+pub use classify::{RequestKind, RequestTarget, classify, target};
 pub use error_body::error_response;
 pub use faults::{FaultAction, FaultRule, Latency, Matcher, Trigger};
 pub use log::{RequestRecord, critical_path_depth};
@@ -62,6 +62,18 @@ pub enum ProxyError {
 #[error("connection dropped by an injected fault")]
 struct DroppedConnection;
 
+/// A request that has been forwarded (it took effect) and whose answer a
+/// [`FaultAction::DelayResponse`] holds back right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRequest {
+    /// Its arrival number (see [`RequestRecord::sequence`]).
+    pub sequence: u64,
+    /// The service and operation.
+    pub kind: RequestKind,
+    /// Its parameters or bucket.
+    pub target: RequestTarget,
+}
+
 /// A running proxy; dropping it stops it.
 #[derive(Debug)]
 pub struct AwsProxy {
@@ -76,6 +88,8 @@ struct ProxyState {
     upstream: http::uri::Authority,
     faults: Mutex<FaultTable>,
     log: Mutex<Vec<RequestRecord>>,
+    held: Mutex<Vec<HeldRequest>>,
+    in_flight: AtomicU64,
     sequence: AtomicU64,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -108,6 +122,8 @@ impl AwsProxy {
             upstream: authority,
             faults: Mutex::new(FaultTable::default()),
             log: Mutex::new(Vec::new()),
+            held: Mutex::new(Vec::new()),
+            in_flight: AtomicU64::new(0),
             sequence: AtomicU64::new(0),
             client,
         });
@@ -161,12 +177,30 @@ impl AwsProxy {
         self.requests()
             .into_iter()
             .filter(|r| {
-                matcher.matches(&RequestKind {
+                let kind = RequestKind {
                     service: r.service.clone(),
                     operation: r.operation.clone(),
-                })
+                };
+                matcher.matches_request(&kind, &r.target)
             })
             .collect()
+    }
+
+    /// The requests whose answers a [`FaultAction::DelayResponse`] holds back now (they have
+    /// reached the emulator): poll it to know that a client waits at a known call.
+    pub fn held_requests(&self) -> Vec<HeldRequest> {
+        self.state.held().clone()
+    }
+
+    /// How many requests arrived and are not answered yet (held ones included): with
+    /// [`AwsProxy::held_requests`], tells when a client waits at a held call and nothing else.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::SeqCst) as usize
+    }
+
+    /// Empties the request log (faults and latency stay).
+    pub fn clear_requests(&self) {
+        self.state.log().clear();
     }
 
     /// The number of sequential round trips in the log (see [`critical_path_depth`]).
@@ -201,6 +235,10 @@ impl ProxyState {
 
     fn log(&self) -> MutexGuard<'_, Vec<RequestRecord>> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn held(&self) -> MutexGuard<'_, Vec<HeldRequest>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -242,6 +280,8 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DroppedConnection> {
     let started_at = Instant::now();
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _answered = InFlight(state);
     let (parts, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -250,10 +290,11 @@ async fn handle(
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
     let kind = classify(&parts.method, &path, &query, &parts.headers, &body);
+    let target = target(&kind, &path, &query, &body);
     let sequence = state.sequence.fetch_add(1, Ordering::SeqCst) + 1;
     let (latency, action) = {
         let mut faults = state.faults();
-        (faults.next_latency(), faults.decide(&kind))
+        (faults.next_latency(), faults.decide(&kind, &target))
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -279,6 +320,19 @@ async fn handle(
             tokio::time::sleep(delay).await;
             Ok(forward(state, &parts, body, &kind, &request_id).await)
         }
+        Some(FaultAction::DelayResponse(delay)) => {
+            let answer = forward(state, &parts, body, &kind, &request_id).await;
+            let held = HeldRequest {
+                sequence,
+                kind: kind.clone(),
+                target: target.clone(),
+            };
+            state.held().push(held);
+            // Unlisted however the wait ends (the client may go away meanwhile).
+            let _release = ReleaseOnDrop { state, sequence };
+            tokio::time::sleep(delay).await;
+            Ok(answer)
+        }
         None => Ok(forward(state, &parts, body, &kind, &request_id).await),
     };
     let path_and_query = parts
@@ -291,12 +345,34 @@ async fn handle(
         operation: kind.operation,
         method: parts.method.to_string(),
         path: path_and_query,
+        target,
         status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
         fault,
         started_at,
         finished_at: Instant::now(),
     });
     outcome
+}
+
+/// Counts a request out of [`ProxyState::in_flight`] however its handling ends.
+struct InFlight<'a>(&'a ProxyState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Removes a held request from [`ProxyState::held`] when its wait ends or is abandoned.
+struct ReleaseOnDrop<'a> {
+    state: &'a ProxyState,
+    sequence: u64,
+}
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.state.held().retain(|h| h.sequence != self.sequence);
+    }
 }
 
 /// Sends the request on to the emulator and returns its answer (a 502 AWS error when the

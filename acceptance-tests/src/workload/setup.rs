@@ -1,0 +1,157 @@
+//! What a workload needs before Terraform runs: namespaces, an IAM OIDC provider, managed
+//! policies, manager roles. Made with the harness's own clients, straight at the emulators.
+
+use futures::stream::{self, StreamExt as _};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+
+use crate::aws::AwsClients;
+use crate::names::random_suffix;
+
+/// Why a prerequisite could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A Kubernetes call failed.
+    #[error("creating namespace {name}: {message}")]
+    Namespace {
+        /// The namespace.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// An IAM call failed.
+    #[error("{operation}: {message}")]
+    Iam {
+        /// What was attempted.
+        operation: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// How many setup calls run at once.
+const SETUP_CONCURRENCY: usize = 16;
+
+/// Creates every namespace in `names` (an existing one is fine).
+pub async fn create_namespaces(
+    client: &kube::Client,
+    names: impl IntoIterator<Item = String>,
+) -> Result<(), SetupError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let results: Vec<Result<(), SetupError>> = stream::iter(names)
+        .map(|name| {
+            let api = api.clone();
+            async move {
+                let namespace = Namespace {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(name.clone()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                match api.create(&PostParams::default(), &namespace).await {
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+                    Err(error) => Err(SetupError::Namespace {
+                        name,
+                        message: crate::error_chain(&error),
+                    }),
+                }
+            }
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+fn iam_error(operation: &str, error: impl std::error::Error) -> SetupError {
+    SetupError::Iam {
+        operation: operation.to_string(),
+        message: crate::error_chain(&error),
+    }
+}
+
+/// Registers an IAM OIDC identity provider for a made-up EKS issuer; returns its ARN.
+pub async fn create_oidc_provider(aws: &AwsClients) -> Result<String, SetupError> {
+    let url = format!(
+        "https://oidc.eks.us-east-1.amazonaws.com/id/{}",
+        random_suffix().to_uppercase()
+    );
+    let created = aws
+        .iam
+        .create_open_id_connect_provider()
+        .url(url)
+        .client_id_list("sts.amazonaws.com")
+        .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
+        .send()
+        .await
+        .map_err(|e| iam_error("iam:CreateOpenIDConnectProvider", e))?;
+    Ok(created
+        .open_id_connect_provider_arn()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Creates `count` customer managed policies named `PREFIX-N`; returns their ARNs.
+pub async fn create_managed_policies(
+    aws: &AwsClients,
+    prefix: &str,
+    count: usize,
+) -> Result<Vec<String>, SetupError> {
+    let mut arns = Vec::with_capacity(count);
+    for i in 1..=count {
+        let created = aws
+            .iam
+            .create_policy()
+            .policy_name(format!("{prefix}-{i}"))
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}"#,
+            )
+            .send()
+            .await
+            .map_err(|e| iam_error("iam:CreatePolicy", e))?;
+        arns.push(
+            created
+                .policy()
+                .and_then(|p| p.arn())
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    Ok(arns)
+}
+
+/// The trust policy of manager roles made by tests (an EC2 principal: never assumed here).
+const MANAGER_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Creates the IAM roles `names` (the managers a `gitlabrunner_cache` puts its policy on).
+pub async fn create_roles(
+    aws: &AwsClients,
+    names: impl IntoIterator<Item = String>,
+) -> Result<(), SetupError> {
+    let results: Vec<Result<(), SetupError>> = stream::iter(names)
+        .map(|name| async move {
+            aws.iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(MANAGER_TRUST)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| iam_error(&format!("iam:CreateRole {name}"), e))
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Deletes the IAM roles `names` (made by [`create_roles`]); missing ones are fine.
+pub async fn delete_roles(aws: &AwsClients, names: impl IntoIterator<Item = String>) {
+    stream::iter(names)
+        .for_each_concurrent(SETUP_CONCURRENCY, |name| async move {
+            let _ = aws.iam.delete_role().role_name(&name).send().await;
+        })
+        .await;
+}
