@@ -17,6 +17,17 @@ pub struct ApplyOutcome {
     pub diagnostics: Diagnostics,
 }
 
+impl ApplyOutcome {
+    /// Nothing was done: the state stays `state` (the prior state, or null before a create)
+    /// and `diagnostics` say why.
+    pub fn unchanged(state: &Value, diagnostics: impl Into<Diagnostics>) -> Self {
+        ApplyOutcome {
+            new_state: state.clone(),
+            diagnostics: diagnostics.into(),
+        }
+    }
+}
+
 /// The result of read.
 #[derive(Debug, Default)]
 pub struct ReadOutcome {
@@ -24,6 +35,16 @@ pub struct ReadOutcome {
     pub state: Value,
     /// Errors and warnings.
     pub diagnostics: Diagnostics,
+}
+
+impl ReadOutcome {
+    /// Nothing could be read: the state stays `state` and `diagnostics` say why.
+    pub fn unchanged(state: &Value, diagnostics: impl Into<Diagnostics>) -> Self {
+        ReadOutcome {
+            state: state.clone(),
+            diagnostics: diagnostics.into(),
+        }
+    }
 }
 
 /// The result of import.

@@ -58,6 +58,17 @@ async fn api_for(ctx: &Context, region: &str) -> Result<SdkCacheApi, Diagnostic>
     ))
 }
 
+/// The cache `value` (`what`: "plan" or "state") describes, and the API of its bucket's region.
+async fn prepare(
+    ctx: &Context,
+    value: &Value,
+    what: &str,
+) -> Result<(CacheSpec, SdkCacheApi), Diagnostic> {
+    let spec = spec_of(value, what)?;
+    let api = api_for(ctx, &spec.bucket_region).await?;
+    Ok((spec, api))
+}
+
 /// A value the framework has fully planned or stored, as a spec; a bug otherwise.
 fn spec_of(value: &Value, what: &str) -> Result<CacheSpec, Diagnostic> {
     Inputs::from_value(value).complete().ok_or_else(|| {
@@ -116,23 +127,9 @@ impl Resource for CacheResource {
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {
-        let spec = match spec_of(planned, "plan") {
-            Ok(spec) => spec,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: Value::Null,
-                    diagnostics: diag.into(),
-                };
-            }
-        };
-        let api = match api_for(ctx, &spec.bucket_region).await {
-            Ok(api) => api,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: Value::Null,
-                    diagnostics: diag.into(),
-                };
-            }
+        let (spec, api) = match prepare(ctx, planned, "plan").await {
+            Ok(prepared) => prepared,
+            Err(diag) => return ApplyOutcome::unchanged(&Value::Null, diag),
         };
         let engine = Engine::new(&api, ctx.provider.fanout, &ctx.cancel);
         match engine.create(&spec).await {
@@ -152,24 +149,15 @@ impl Resource for CacheResource {
     }
 
     async fn update(&self, ctx: &Context, prior: &Value, planned: &Value) -> ApplyOutcome {
-        let specs = spec_of(prior, "state").and_then(|p| Ok((p, spec_of(planned, "plan")?)));
-        let (prior_spec, spec) = match specs {
-            Ok(specs) => specs,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: prior.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+        let prepared = match spec_of(prior, "state") {
+            Ok(prior_spec) => prepare(ctx, planned, "plan")
+                .await
+                .map(|(spec, api)| (prior_spec, spec, api)),
+            Err(diag) => Err(diag),
         };
-        let api = match api_for(ctx, &spec.bucket_region).await {
-            Ok(api) => api,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: prior.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+        let (prior_spec, spec, api) = match prepared {
+            Ok(prepared) => prepared,
+            Err(diag) => return ApplyOutcome::unchanged(prior, diag),
         };
         let engine = Engine::new(&api, ctx.provider.fanout, &ctx.cancel);
         match engine.update(&prior_spec, &spec).await {
@@ -189,23 +177,9 @@ impl Resource for CacheResource {
     }
 
     async fn delete(&self, ctx: &Context, prior: &Value) -> ApplyOutcome {
-        let spec = match spec_of(prior, "state") {
-            Ok(spec) => spec,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: prior.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
-        };
-        let api = match api_for(ctx, &spec.bucket_region).await {
-            Ok(api) => api,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: prior.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+        let (spec, api) = match prepare(ctx, prior, "state").await {
+            Ok(prepared) => prepared,
+            Err(diag) => return ApplyOutcome::unchanged(prior, diag),
         };
         let engine = Engine::new(&api, ctx.provider.fanout, &ctx.cancel);
         match engine.delete(&spec).await {
@@ -222,23 +196,9 @@ impl Resource for CacheResource {
     }
 
     async fn read(&self, ctx: &Context, current: &Value) -> ReadOutcome {
-        let spec = match spec_of(current, "state") {
-            Ok(spec) => spec,
-            Err(diag) => {
-                return ReadOutcome {
-                    state: current.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
-        };
-        let api = match api_for(ctx, &spec.bucket_region).await {
-            Ok(api) => api,
-            Err(diag) => {
-                return ReadOutcome {
-                    state: current.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+        let (spec, api) = match prepare(ctx, current, "state").await {
+            Ok(prepared) => prepared,
+            Err(diag) => return ReadOutcome::unchanged(current, diag),
         };
         let engine = Engine::new(&api, ctx.provider.fanout, &ctx.cancel);
         match engine.read(&spec).await {
@@ -247,14 +207,13 @@ impl Resource for CacheResource {
                 state: state_value(&spec, &observed),
                 diagnostics: drift_warnings(&spec, &observed),
             },
-            Err(error) => ReadOutcome {
-                state: current.clone(),
-                diagnostics: Diagnostic::error(
+            Err(error) => ReadOutcome::unchanged(
+                current,
+                Diagnostic::error(
                     format!("Could not read the GitLab Runner cache {}", spec.id()),
                     error.to_string(),
-                )
-                .into(),
-            },
+                ),
+            ),
         }
     }
 

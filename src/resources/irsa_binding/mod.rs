@@ -134,12 +134,7 @@ impl Resource for IrsaBinding {
     async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {
         let clients = match Clients::new(ctx).await {
             Ok(clients) => clients,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: Value::Null,
-                    diagnostics: diag.into(),
-                };
-            }
+            Err(diag) => return ApplyOutcome::unchanged(&Value::Null, diag),
         };
         let planned = Binding::from_value(planned);
         apply_outcome(create::create(&clients.remote(ctx), &planned).await)
@@ -148,12 +143,7 @@ impl Resource for IrsaBinding {
     async fn update(&self, ctx: &Context, prior: &Value, planned: &Value) -> ApplyOutcome {
         let clients = match Clients::new(ctx).await {
             Ok(clients) => clients,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: prior.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+            Err(diag) => return ApplyOutcome::unchanged(prior, diag),
         };
         let (prior, planned) = (Binding::from_value(prior), Binding::from_value(planned));
         apply_outcome(update::update(&clients.remote(ctx), &prior, &planned).await)
@@ -162,12 +152,7 @@ impl Resource for IrsaBinding {
     async fn delete(&self, ctx: &Context, prior: &Value) -> ApplyOutcome {
         let clients = match Clients::new(ctx).await {
             Ok(clients) => clients,
-            Err(diag) => {
-                return ApplyOutcome {
-                    new_state: prior.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+            Err(diag) => return ApplyOutcome::unchanged(prior, diag),
         };
         let prior = Binding::from_value(prior);
         apply_outcome(delete::delete(&clients.remote(ctx), &prior).await)
@@ -176,12 +161,7 @@ impl Resource for IrsaBinding {
     async fn read(&self, ctx: &Context, current: &Value) -> ReadOutcome {
         let clients = match Clients::new(ctx).await {
             Ok(clients) => clients,
-            Err(diag) => {
-                return ReadOutcome {
-                    state: current.clone(),
-                    diagnostics: diag.into(),
-                };
-            }
+            Err(diag) => return ReadOutcome::unchanged(current, diag),
         };
         let current = Binding::from_value(current);
         let (state, diagnostics) = read::read(&clients.remote(ctx), &current).await;
