@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use gitlabrunner::codec::{Type, Value, msgpack};
 use gitlabrunner::proto::tfplugin6 as pb;
 use gitlabrunner::proto::tfplugin6::provider_client::ProviderClient;
-use support::Plugin;
+use support::{Identity, Plugin};
 use tonic::transport::Channel;
 
 /// One input for a DynamicValue position.
@@ -502,28 +502,36 @@ async fn unimplemented_rpcs(channel: Channel) -> Vec<String> {
 async fn malformed_dynamic_values_at_every_rpc_get_error_diagnostics_and_the_provider_keeps_serving()
  {
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut plugin = Plugin::start_with_stderr(
-        &[
-            ("TF_LOG", "DEBUG"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ],
-        log.reopen().unwrap(),
-    );
+    let identity = Identity::p521();
+    let mut plugin = Plugin::start_with(Some(&identity), |command| {
+        command
+            .envs([
+                ("TF_LOG", "DEBUG"),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ])
+            .stderr(log.reopen().unwrap());
+    });
     let types = types();
-    let channel = plugin.channel().await;
+    let channel = plugin.channel(Some(&identity)).await.unwrap();
 
     // Before ConfigureProvider, then after it.
     let (mut problems, before) = feed_every_rpc(channel.clone(), &types).await;
-    assert!(plugin.is_serving().await, "the provider stopped serving");
+    assert!(
+        plugin.is_serving(Some(&identity)).await,
+        "the provider stopped serving"
+    );
     let (configure_problems, configured) = configure(channel.clone(), &types).await;
     problems.extend(configure_problems);
     let (after_problems, after) = feed_every_rpc(channel.clone(), &types).await;
     problems.extend(after_problems);
     problems.extend(unimplemented_rpcs(channel.clone()).await);
 
-    assert!(plugin.is_serving().await, "the provider stopped serving");
+    assert!(
+        plugin.is_serving(Some(&identity)).await,
+        "the provider stopped serving"
+    );
     let schema = ProviderClient::new(channel)
         .get_provider_schema(pb::get_provider_schema::Request {})
         .await
