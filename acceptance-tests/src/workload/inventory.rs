@@ -299,6 +299,14 @@ fn string_map(value: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// What exists although the state has no instance at `address`: each of `objects`.
+fn untracked(objects: Vec<String>, address: &str) -> Vec<String> {
+    objects
+        .into_iter()
+        .map(|object| format!("{object} exists but the state has no {address}"))
+        .collect()
+}
+
 /// The ways `state` (the binding's instance in `terraform show -json`, `None` when absent)
 /// differs from what exists; empty when the state is exactly truthful.
 pub fn binding_state_mismatches(
@@ -307,11 +315,7 @@ pub fn binding_state_mismatches(
     found: &BindingInventory,
 ) -> Vec<String> {
     let Some(state) = state else {
-        return found
-            .objects()
-            .into_iter()
-            .map(|object| format!("{object} exists but the state has no {}", spec.address()))
-            .collect();
+        return untracked(found.objects(), &spec.address());
     };
     let mut wrong = Vec::new();
     let check = |wrong: &mut Vec<String>, ok: bool, text: String| {
@@ -589,11 +593,7 @@ pub fn cache_state_mismatches(
     found: &CacheInventory,
 ) -> Vec<String> {
     let Some(state) = state else {
-        return found
-            .objects()
-            .into_iter()
-            .map(|object| format!("{object} exists but the state has no {}", spec.address()))
-            .collect();
+        return untracked(found.objects(), &spec.address());
     };
     let mut wrong = Vec::new();
     let state_policy = state.str_attr("policy_document").map(parse_document);

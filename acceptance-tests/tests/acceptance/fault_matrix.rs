@@ -501,11 +501,11 @@ pub fn errors_about<'a>(
 }
 
 /// Runs the four phases of `W` side by side and fails with every problem found.
-async fn every_phase<W: Workload>(test: &str, h: &Harness, shared: &Shared<W>) {
-    let Some(emulator) = h.kubernetes().unwrap().emulator_handle() else {
-        say!("{test}: skipped: fault injection needs the Kubernetes API emulator");
-        return;
-    };
+async fn every_phase<W: Workload>(
+    h: &Harness,
+    emulator: &kube_emulator::Emulator,
+    shared: &Shared<W>,
+) {
     let phases = [Phase::Create, Phase::Refresh, Phase::Update, Phase::Delete];
     let reports =
         futures::future::join_all(phases.map(|phase| run_phase(shared, h, emulator, phase))).await;
@@ -538,20 +538,18 @@ async fn every_phase<W: Workload>(test: &str, h: &Harness, shared: &Shared<W>) {
 async fn binding_fails_cleanly_at_every_call_of_every_phase() {
     let test = "binding_fails_cleanly_at_every_call_of_every_phase";
     let Some(h) = harness(test).await else { return };
-    if h.kubernetes().unwrap().emulator_handle().is_none() {
-        say!("{test}: skipped: fault injection needs the Kubernetes API emulator");
+    let Some(emulator) = h.emulator_for(test, "fault injection") else {
         return;
-    }
-    every_phase(test, &h, bindings(&h).await).await;
+    };
+    every_phase(&h, emulator, bindings(&h).await).await;
 }
 
 #[tokio::test]
 async fn cache_fails_cleanly_at_every_call_of_every_phase() {
     let test = "cache_fails_cleanly_at_every_call_of_every_phase";
     let Some(h) = harness(test).await else { return };
-    if h.kubernetes().unwrap().emulator_handle().is_none() {
-        say!("{test}: skipped: fault injection needs the Kubernetes API emulator");
+    let Some(emulator) = h.emulator_for(test, "fault injection") else {
         return;
-    }
-    every_phase(test, &h, caches(&h).await).await;
+    };
+    every_phase(&h, emulator, caches(&h).await).await;
 }

@@ -241,16 +241,12 @@ async fn role_duplicates(aws: &AwsClients, token: &str) -> Option<String> {
 
 /// Kills the provider at every create step of `W` side by side.
 async fn every_step<W: Workload>(
-    test: &str,
     h: &Harness,
+    emulator: &kube_emulator::Emulator,
     shared: &Shared<W>,
     expected: impl Fn(&CallTemplate, &W::Spec) -> After + Clone,
     remove: impl AsyncFn(&W::Spec) + Clone,
 ) {
-    let Some(emulator) = h.kubernetes().unwrap().emulator_handle() else {
-        say!("{test}: skipped: holding a call needs the Kubernetes API emulator");
-        return;
-    };
     let steps = &shared.reference.create;
     let runs = steps.iter().enumerate().map(|(i, call)| {
         kill_at(
@@ -301,12 +297,11 @@ async fn every_step<W: Workload>(
 async fn binding_create_killed_at_any_step_converges_on_the_next_apply() {
     let test = "binding_create_killed_at_any_step_converges_on_the_next_apply";
     let Some(h) = harness(test).await else { return };
-    if h.kubernetes().unwrap().emulator_handle().is_none() {
-        say!("{test}: skipped: holding a call needs the Kubernetes API emulator");
+    let Some(emulator) = h.emulator_for(test, "holding a call") else {
         return;
-    }
+    };
     let shared = bindings(&h).await;
-    every_step(test, &h, shared, |_, _| After::Converges, async |_| {}).await;
+    every_step(&h, emulator, shared, |_, _| After::Converges, async |_| {}).await;
 }
 
 /// The bucket is created in the same phase as the policy, and tagged (as the resource's) only
@@ -333,10 +328,9 @@ fn cache_expectation(call: &CallTemplate, spec: &CacheSpec) -> After {
 async fn cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete() {
     let test = "cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete";
     let Some(h) = harness(test).await else { return };
-    if h.kubernetes().unwrap().emulator_handle().is_none() {
-        say!("{test}: skipped: holding a call needs the Kubernetes API emulator");
+    let Some(emulator) = h.emulator_for(test, "holding a call") else {
         return;
-    }
+    };
     let shared = caches(&h).await;
     let remove = async |spec: &CacheSpec| {
         let aws = h.aws_clients().await;
@@ -347,5 +341,5 @@ async fn cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete
             .await
             .unwrap();
     };
-    every_step(test, &h, shared, cache_expectation, remove).await;
+    every_step(&h, emulator, shared, cache_expectation, remove).await;
 }

@@ -86,8 +86,7 @@ fn normalized(state: &State, spec: &BindingSpec) -> Value {
 async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without() {
     let test = "twenty_bindings_apply_under_throttling_with_the_same_result_as_without";
     let Some(h) = harness(test).await else { return };
-    let Some(emulator) = h.kubernetes().unwrap().emulator_handle() else {
-        say!("{test}: skipped: Kubernetes 429s need the Kubernetes API emulator");
+    let Some(emulator) = h.emulator_for(test, "injecting Kubernetes 429s") else {
         return;
     };
     let shared = bindings(&h).await;
