@@ -224,11 +224,15 @@ fn kubernetes_block() -> Block {
             Type::list(Type::String),
             "Arguments, e.g. `[\"eks\", \"get-token\", \"--cluster-name\", \"prod\"]`.",
         ))
-        .attr(Attribute::optional(
-            "env",
-            Type::map(Type::String),
-            "Extra environment variables for the command.",
-        )),
+        .attr(
+            Attribute::optional(
+                "env",
+                Type::map(Type::String),
+                "Extra environment variables for the command. Sensitive: it often carries AWS \
+                 credentials (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) or a profile.",
+            )
+            .sensitive(),
+        ),
     ))
 }
 
@@ -289,6 +293,15 @@ mod tests {
             .map(|a| a.name.as_str())
             .collect();
         assert_eq!(sensitive, ["token", "client_key"]);
+        // exec.env often carries AWS credentials (issue 15).
+        let exec = block(kubernetes, "exec");
+        let sensitive: Vec<&str> = exec
+            .attributes
+            .iter()
+            .filter(|a| a.sensitive)
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(sensitive, ["env"]);
     }
 
     #[test]
