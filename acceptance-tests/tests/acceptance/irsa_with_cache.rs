@@ -443,14 +443,17 @@ resource "gitlabrunner_cache" "cache" {{
             .is_none(),
         "the old role (or what is left of it) no longer has them"
     );
-    let kept = admin
+    // Listed, not read: moto enforces the bucket's TLS-only policy on plain-HTTP object reads.
+    let listed = admin
         .s3
-        .head_object()
+        .list_objects_v2()
         .bucket(&bucket)
-        .key(&object)
+        .prefix(CACHE_PATH)
         .send()
-        .await;
-    assert!(kept.is_ok(), "the cache object survives: {kept:?}");
+        .await
+        .expect("the bucket is still there");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, [object.as_str()], "the cache object survives");
     assert!(
         ws.plan().await.unwrap().is_empty(),
         "the next plan is empty"
