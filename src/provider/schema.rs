@@ -58,7 +58,9 @@ fn aws_block() -> Block {
         "AWS region, e.g. `eu-central-1`. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION`, the \
          profile's `region`, then the EC2 instance metadata (given at most one second). The \
          partition of every ARN the provider builds follows from it: `aws`, `aws-us-gov` for \
-         `us-gov-*`, `aws-cn` for `cn-*`.",
+         `us-gov-*`, `aws-cn` for `cn-*`, `aws-eusc` for `eusc-de-*`, `aws-iso`, `aws-iso-b`, \
+         `aws-iso-e` and `aws-iso-f` for `us-iso-*`, `us-isob-*`, `eu-isoe-*` and `us-isof-*`. A \
+         region of none of these partitions is refused.",
     ))
     .attr(Attribute::optional(
         "profile",
