@@ -85,6 +85,11 @@ pub async fn configure(
         env,
         ..ProviderData::empty()
     };
+    // Every resource and data source of this provider calls AWS, so a region that is not one
+    // of a known partition is refused here, at plan, not at the first API call.
+    if let RegionLookup::Invalid { value, source } = &data.region_lookup {
+        return Err(invalid_region(value, source));
+    }
     data.check_oidc_provider_partition()?;
     Ok(data)
 }
@@ -145,25 +150,15 @@ impl ProviderData {
                 "No AWS region is configured: set aws.region in the provider block, or \
                  AWS_REGION in the environment, or a region in the AWS profile.",
             )),
-            RegionLookup::Invalid { value, source } => Err(Diagnostic::error(
-                "Invalid AWS region",
-                format!(
-                    "The AWS region {value:?} (from {source}) is not a region name such as \
-                     us-east-1 or eu-central-1."
-                ),
-            )),
+            RegionLookup::Invalid { value, source } => Err(invalid_region(value, source)),
         }
     }
 
     /// The partition of the AWS region, or why it cannot be known.
     pub fn require_partition(&self) -> Result<Partition, Diagnostic> {
         let region = self.require_region()?;
-        Partition::from_region(region).ok_or_else(|| {
-            Diagnostic::error(
-                "Invalid AWS region",
-                format!("{region:?} is not a region name."),
-            )
-        })
+        Partition::for_region(region)
+            .map_err(|error| Diagnostic::error(error.summary(), error.explain(region)))
     }
 
     /// Whether the provider-block setting at `path` (e.g. `default_tags`, `oidc_provider_arn`,
@@ -277,6 +272,20 @@ impl ProviderData {
             _ => Ok(()),
         }
     }
+}
+
+/// The error for a region from `source` that is not a region of a known partition.
+fn invalid_region(region: &str, source: &RegionSource) -> Diagnostic {
+    let error = Partition::for_region(region)
+        .err()
+        .unwrap_or(crate::aws::partition::RegionError::Malformed);
+    Diagnostic::error(
+        error.summary(),
+        format!(
+            "The AWS region comes from {source}. {}",
+            error.explain(region)
+        ),
+    )
 }
 
 /// Builds a [`ProviderData`] without a provider block (see [`ProviderData::builder`]).

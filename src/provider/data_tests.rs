@@ -81,16 +81,46 @@ async fn a_missing_region_is_a_diagnostic_when_a_client_is_needed() {
 
 #[tokio::test]
 async fn an_invalid_region_from_the_environment_names_its_source() {
-    let data = configured(&Value::Null, &[("AWS_DEFAULT_REGION", "moon-1")])
-        .await
-        .unwrap();
-    let diagnostic = data.s3(None).await.unwrap_err();
+    let Err(diagnostic) = configured(&Value::Null, &[("AWS_DEFAULT_REGION", "moon-1")]).await
+    else {
+        panic!("configure accepted the region moon-1");
+    };
     assert_eq!(diagnostic.summary, "Invalid AWS region");
     assert!(
         diagnostic.detail.contains("AWS_DEFAULT_REGION"),
         "{}",
         diagnostic.detail
     );
+}
+
+#[tokio::test]
+async fn a_region_of_no_known_partition_from_the_environment_is_refused_at_configure() {
+    for region in ["us-isoz-east-1", "xx-east-1", "eusc-fr-east-1"] {
+        let Err(diagnostic) = configured(&Value::Null, &[("AWS_REGION", region)]).await else {
+            panic!("configure accepted the region {region}");
+        };
+        assert_eq!(diagnostic.summary, "AWS region of no known partition");
+        assert!(diagnostic.detail.contains(region), "{}", diagnostic.detail);
+        assert!(
+            diagnostic.detail.contains("AWS_REGION"),
+            "{}",
+            diagnostic.detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn iso_and_sovereign_regions_have_their_own_partitions() {
+    for (name, partition) in [
+        ("us-iso-east-1", Partition::AwsIso),
+        ("us-isob-east-1", Partition::AwsIsoB),
+        ("eu-isoe-west-1", Partition::AwsIsoE),
+        ("us-isof-south-1", Partition::AwsIsoF),
+        ("eusc-de-east-1", Partition::AwsEusc),
+    ] {
+        let data = configured(&region(name.into()), &[]).await.unwrap();
+        assert_eq!(data.require_partition().unwrap(), partition, "{name}");
+    }
 }
 
 #[tokio::test]

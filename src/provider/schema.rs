@@ -58,7 +58,9 @@ fn aws_block() -> Block {
         "AWS region, e.g. `eu-central-1`. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION`, the \
          profile's `region`, then the EC2 instance metadata (given at most one second). The \
          partition of every ARN the provider builds follows from it: `aws`, `aws-us-gov` for \
-         `us-gov-*`, `aws-cn` for `cn-*`.",
+         `us-gov-*`, `aws-cn` for `cn-*`, `aws-eusc` for `eusc-de-*`, `aws-iso`, `aws-iso-b`, \
+         `aws-iso-e` and `aws-iso-f` for `us-iso-*`, `us-isob-*`, `eu-isoe-*` and `us-isof-*`. A \
+         region of none of these partitions is refused.",
     ))
     .attr(Attribute::optional(
         "profile",
@@ -224,11 +226,15 @@ fn kubernetes_block() -> Block {
             Type::list(Type::String),
             "Arguments, e.g. `[\"eks\", \"get-token\", \"--cluster-name\", \"prod\"]`.",
         ))
-        .attr(Attribute::optional(
-            "env",
-            Type::map(Type::String),
-            "Extra environment variables for the command.",
-        )),
+        .attr(
+            Attribute::optional(
+                "env",
+                Type::map(Type::String),
+                "Extra environment variables for the command. Sensitive: it often carries AWS \
+                 credentials (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) or a profile.",
+            )
+            .sensitive(),
+        ),
     ))
 }
 
@@ -289,6 +295,15 @@ mod tests {
             .map(|a| a.name.as_str())
             .collect();
         assert_eq!(sensitive, ["token", "client_key"]);
+        // exec.env often carries AWS credentials (issue 15).
+        let exec = block(kubernetes, "exec");
+        let sensitive: Vec<&str> = exec
+            .attributes
+            .iter()
+            .filter(|a| a.sensitive)
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(sensitive, ["env"]);
     }
 
     #[test]

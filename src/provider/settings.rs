@@ -3,6 +3,7 @@
 //! by path instead of being guessed, so a client that needs one can say which.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::codec::{AttributePath, Value};
 
@@ -56,8 +57,9 @@ pub struct AssumeRoleSettings {
     pub external_id: Option<String>,
 }
 
-/// The `kubernetes` block.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The `kubernetes` block. Its `Debug` output leaves out the secrets (`token`, `client_key`,
+/// the values of `exec.env`): settings end up in logs through the structs that hold them.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct KubernetesSettings {
     /// `config_path`.
     pub config_path: Option<String>,
@@ -79,8 +81,8 @@ pub struct KubernetesSettings {
     pub exec: Option<ExecSettings>,
 }
 
-/// The `kubernetes.exec` block.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The `kubernetes.exec` block (`Debug` shows the names in `env`, never the values).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ExecSettings {
     /// `api_version`.
     pub api_version: String,
@@ -90,6 +92,53 @@ pub struct ExecSettings {
     pub args: Vec<String>,
     /// `env`.
     pub env: BTreeMap<String, String>,
+}
+
+/// What `Debug` prints instead of a secret that is set.
+const REDACTED: &str = "<redacted>";
+
+/// A secret for `Debug`: whether it is set, never its value.
+struct Redacted<'a>(&'a Option<String>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(_) => write!(f, "Some({REDACTED})"),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl fmt::Debug for KubernetesSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubernetesSettings")
+            .field("config_path", &self.config_path)
+            .field("config_context", &self.config_context)
+            .field("host", &self.host)
+            .field("token", &Redacted(&self.token))
+            .field("cluster_ca_certificate", &self.cluster_ca_certificate)
+            .field("client_certificate", &self.client_certificate)
+            .field("client_key", &Redacted(&self.client_key))
+            .field("insecure", &self.insecure)
+            .field("exec", &self.exec)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ExecSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env: BTreeMap<&str, &str> = self
+            .env
+            .keys()
+            .map(|name| (name.as_str(), REDACTED))
+            .collect();
+        f.debug_struct("ExecSettings")
+            .field("api_version", &self.api_version)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &env)
+            .finish()
+    }
 }
 
 impl ProviderSettings {
@@ -316,5 +365,46 @@ mod tests {
         let unknown: Vec<String> = settings.unknown.iter().map(ToString::to_string).collect();
         assert_eq!(unknown, ["aws.region", "kubernetes", "default_tags"]);
         assert_eq!(settings.unknown_under(&AttributePath::new("aws")).len(), 1);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let settings = ProviderSettings {
+            kubernetes: KubernetesSettings {
+                host: Some("https://cluster".into()),
+                token: Some("token-hidden-1".into()),
+                client_key: Some("-----BEGIN PRIVATE KEY-----key-hidden-2".into()),
+                exec: Some(ExecSettings {
+                    api_version: "client.authentication.k8s.io/v1".into(),
+                    command: "aws".into(),
+                    args: vec!["eks".into(), "get-token".into()],
+                    env: BTreeMap::from([(
+                        "AWS_SECRET_ACCESS_KEY".to_string(),
+                        "env-hidden-3".to_string(),
+                    )]),
+                }),
+                ..KubernetesSettings::default()
+            },
+            ..ProviderSettings::default()
+        };
+        let connection = crate::provider::kubernetes::KubeConnection::new(
+            settings.kubernetes.clone(),
+            Vec::new(),
+        );
+        for printed in [
+            format!("{settings:?}"),
+            format!("{settings:#?}"),
+            format!("{connection:?}"),
+        ] {
+            assert!(!printed.contains("hidden"), "{printed}");
+            assert!(!printed.contains("PRIVATE KEY"), "{printed}");
+            // What is not secret stays visible, and so does whether a secret is set.
+            assert!(printed.contains("https://cluster"), "{printed}");
+            assert!(printed.contains("AWS_SECRET_ACCESS_KEY"), "{printed}");
+            assert!(printed.contains("get-token"), "{printed}");
+            assert!(printed.contains("<redacted>"), "{printed}");
+        }
+        let unset = format!("{:?}", KubernetesSettings::default());
+        assert!(unset.contains("token: None"), "{unset}");
     }
 }

@@ -49,15 +49,12 @@ fn path(steps: &[&str]) -> AttributePath {
 
 fn check_aws(aws: &Value, diags: &mut Diagnostics) {
     if let Some(region) = known_str(aws.get("region"))
-        && Partition::from_region(region).is_none()
+        && let Err(error) = Partition::for_region(region)
     {
         diags.error_at(
             path(&["aws", "region"]),
-            "Invalid AWS region",
-            format!(
-                "{region:?} is not an AWS region name. Use a region such as us-east-1, \
-                 eu-central-1, us-gov-west-1 or cn-north-1."
-            ),
+            error.summary(),
+            error.explain(region),
         );
     }
     if known_str(aws.get("profile")).is_some_and(|profile| profile.trim().is_empty()) {

@@ -124,6 +124,25 @@ fn region_must_be_a_region_name() {
 }
 
 #[test]
+fn a_region_of_no_known_partition_is_refused_not_taken_for_aws() {
+    for region in ["us-isoz-east-1", "xx-east-1", "eusc-fr-east-1"] {
+        let config = aws(&[("region", region.into())]);
+        assert_error_at(&config, "aws.region");
+        let diags = validate(&config);
+        let errors: Vec<_> = diags.iter().collect();
+        assert_eq!(errors.len(), 1, "{region}: {errors:#?}");
+        assert_eq!(errors[0].summary, "AWS region of no known partition");
+        assert!(errors[0].detail.contains(region), "{}", errors[0].detail);
+    }
+    for region in ["us-iso-east-1", "us-isob-east-1", "eusc-de-east-1"] {
+        assert!(
+            validate(&aws(&[("region", region.into())])).is_empty(),
+            "{region}"
+        );
+    }
+}
+
+#[test]
 fn profile_must_not_be_empty() {
     assert_error_at(&aws(&[("profile", " ".into())]), "aws.profile");
 }

@@ -82,6 +82,15 @@ fn provider_cases() -> Vec<Case> {
     vec![
         provider(region, "aws {\n  region = \"mars-1\" #!\n}"),
         provider(region, "aws {\n  region = \"US-EAST-1\" #!\n}"),
+        // Issue 15: regions no partition pattern matches were taken for `aws`.
+        provider(
+            "AWS region of no known partition",
+            "aws {\n  region = \"us-isoz-east-1\" #!\n}",
+        ),
+        provider(
+            "AWS region of no known partition",
+            "aws {\n  region = \"eusc-fr-east-1\" #!\n}",
+        ),
         provider("Empty AWS profile name", "aws {\n  profile = \" \" #!\n}"),
         provider(
             "Invalid endpoint URL",
@@ -463,6 +472,10 @@ fn cache_cases(token: &str) -> Vec<Case> {
         ),
         cache("Invalid bucket region", "bucket_region = \"mars-1\" #!"),
         cache(
+            "Bucket region of no known partition",
+            "bucket_region = \"xx-east-1\" #!",
+        ),
+        cache(
             "Expiration out of range",
             "create_bucket   = true\nexpiration_days = 0 #!",
         ),
@@ -520,6 +533,11 @@ fn cache_cases(token: &str) -> Vec<Case> {
         at_plan(cache(
             "Bucket region in another partition",
             "bucket_region = \"us-gov-west-1\" #!",
+        )),
+        // Issue 15: an ISO region was taken for `aws`, the provider's partition.
+        at_plan(cache(
+            "Bucket region in another partition",
+            "bucket_region = \"us-iso-east-1\" #!",
         )),
         at_plan(cache(
             "Bucket region in another partition",

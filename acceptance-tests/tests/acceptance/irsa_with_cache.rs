@@ -8,9 +8,10 @@
 //! What each emulator can check:
 //! - moto (its opt-in IAM enforcement, switched on for this test only, on a moto server of its
 //!   own because the switch is server-global): object writes and reads under the cache path are
-//!   allowed and outside it (another prefix, and the sibling prefix `PATHx/`) denied. moto does
-//!   not evaluate the `s3:prefix` condition of the ListBucket statement, so listing outside the
-//!   path cannot be shown to be denied. The bucket is one the test created (`create_bucket =
+//!   allowed and outside it (another prefix, and the sibling prefix `PATHx/`) denied. The
+//!   ListBucket statement has no `s3:prefix` condition (issue 15: S3 answers a missing key with
+//!   404 only to callers with ListBucket, and that check carries no prefix); moto evaluates
+//!   neither that condition nor the 404-versus-403 rule, so neither can be shown here. The bucket is one the test created (`create_bucket =
 //!   false`): moto enforces the TLS-only policy of a bucket the provider creates against the
 //!   harness's plain-HTTP requests, which would deny the allowed requests too.
 //! - LocalStack (free build) enforces no IAM at all: the allowed requests are checked, the denied
@@ -26,6 +27,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
 use gitlabrunner_acceptance::aws::AwsClients;
+use gitlabrunner_acceptance::terraform::Action;
 use gitlabrunner_acceptance::{harness, hcl, unique_name};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -307,7 +309,7 @@ resource "gitlabrunner_cache" "cache" {{
         );
         say(
             "moto enforced IAM: under the path allowed, outside and the sibling prefix denied; \
-             ListBucket's s3:prefix condition is not evaluated by moto, so not checked",
+             moto does not apply S3's 404-versus-403 rule for missing keys, so not checked",
         );
     } else {
         say(&format!(
@@ -347,4 +349,120 @@ resource "gitlabrunner_cache" "cache" {{
     delete_bucket(&admin, &bucket).await;
     delete_namespace(&kube, &namespace).await;
     delete_namespace(&kube, &jobs).await;
+}
+
+/// Issue 15: renaming the manager's role (an in-place update of the binding) replaced the cache,
+/// whose `role_name` forced replacement and whose bucket was tagged `ROLE/BUCKET`: a bucket
+/// holding cache objects was then destroyed, or the replacement failed on it. Now the cache
+/// updates in place, the bucket and its objects stay, and the permissions move to the new role.
+#[tokio::test]
+async fn renaming_the_manager_role_moves_the_cache_permissions_and_keeps_the_bucket() {
+    let test = "renaming_the_manager_role_moves_the_cache_permissions_and_keeps_the_bucket";
+    let Some(h) = harness(test).await else {
+        return;
+    };
+    let admin = h.aws_clients().await;
+    let kube = h.kubernetes().unwrap().client().await.unwrap();
+    let namespace = unique_name("acc-ren");
+    let bucket = unique_name("acc-ren-cache");
+    let (old_role, new_role) = (unique_name("acc-ren-a"), unique_name("acc-ren-b"));
+    create_namespace(&kube, &namespace).await;
+    let issuer = cluster_issuer(&h, &namespace).await;
+    ensure_oidc_provider(&admin, &issuer).await;
+    let config = |role: &str| {
+        format!(
+            r#"{provider}
+data "gitlabrunner_oidc_provider" "cluster" {{
+  url = {issuer}
+}}
+
+resource "gitlabrunner_irsa_binding" "manager" {{
+  namespace            = {namespace}
+  service_account_name = "{SERVICE_ACCOUNT}"
+  oidc_provider_arn    = data.gitlabrunner_oidc_provider.cluster.arn
+  role_name            = {role}
+}}
+
+resource "gitlabrunner_cache" "cache" {{
+  role_name     = gitlabrunner_irsa_binding.manager.role_name
+  bucket_name   = {bucket}
+  path          = "{CACHE_PATH}"
+  create_bucket = true
+  force_destroy = true
+}}
+"#,
+            provider = hcl::with_provider(""),
+            issuer = hcl::quote(&issuer),
+            namespace = hcl::quote(&namespace),
+            role = hcl::quote(role),
+            bucket = hcl::quote(&bucket),
+        )
+    };
+    let ws = h.workspace().unwrap();
+    ws.write("main.tf", &config(&old_role)).unwrap();
+    ws.apply().await.unwrap();
+    let before = ws.show().await.unwrap();
+    let cache = before.resource("gitlabrunner_cache.cache").unwrap();
+    let policy_name = cache.str_attr("policy_name").unwrap().to_string();
+    let owner = cache.str_attr("bucket_owner_tag").unwrap().to_string();
+    assert_eq!(owner, format!("{old_role}/{bucket}"));
+    let object = format!("{CACHE_PATH}/project/1/default-protected/cache.zip");
+    put_object(&admin, &bucket, &object, "a cache archive").await;
+
+    ws.write("main.tf", &config(&new_role)).unwrap();
+    let plan = ws.plan().await.unwrap();
+    assert_eq!(
+        plan.actions("gitlabrunner_cache.cache"),
+        [Action::Update],
+        "{}",
+        plan.summary()
+    );
+    let applied = ws.apply().await.unwrap();
+    say(&format!(
+        "role rename applied in {:.1} s",
+        applied.duration.as_secs_f64()
+    ));
+
+    let after = ws.show().await.unwrap();
+    let cache = after.resource("gitlabrunner_cache.cache").unwrap();
+    assert_eq!(cache.str_attr("role_name"), Some(new_role.as_str()));
+    assert_eq!(
+        cache.str_attr("bucket_owner_tag"),
+        Some(owner.as_str()),
+        "the owner tag survives the rename"
+    );
+    assert!(
+        inline_policy(&admin, &new_role, &policy_name)
+            .await
+            .is_some(),
+        "the new role has the cache permissions"
+    );
+    assert!(
+        inline_policy(&admin, &old_role, &policy_name)
+            .await
+            .is_none(),
+        "the old role (or what is left of it) no longer has them"
+    );
+    // Listed, not read: moto enforces the bucket's TLS-only policy on plain-HTTP object reads.
+    let listed = admin
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(CACHE_PATH)
+        .send()
+        .await
+        .expect("the bucket is still there");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, [object.as_str()], "the cache object survives");
+    assert!(
+        ws.plan().await.unwrap().is_empty(),
+        "the next plan is empty"
+    );
+
+    ws.destroy().await.unwrap();
+    assert!(
+        !bucket_exists(&admin, &bucket).await,
+        "destroy still recognises the bucket as the cache's and removes it"
+    );
+    delete_namespace(&kube, &namespace).await;
 }

@@ -51,8 +51,9 @@ pub fn schema() -> Schema {
         .attr(Attribute::computed(
             "partition",
             Type::String,
-            "The partition of the OIDC provider's ARN: `aws`, `aws-us-gov` or `aws-cn`. Roles that trust \
-             it must be in the same partition.",
+            "The partition of the OIDC provider's ARN: `aws`, `aws-us-gov`, `aws-cn`, `aws-eusc` or an \
+             ISO partition (`aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`). Roles that trust it \
+             must be in the same partition.",
         ))
         .attr(Attribute::computed(
             "client_ids",

@@ -241,7 +241,7 @@ pub fn desired_setting(spec: &BucketSpec, kind: SettingKind) -> Setting {
         )),
         SettingKind::Encryption => Setting::Encryption(Some(encryption(spec))),
         SettingKind::Policy => Setting::Policy(Some(policy::to_canonical_json(
-            &deny_insecure_transport_policy(spec.partition(), &spec.name),
+            &deny_insecure_transport_policy(spec.partition, &spec.name),
         ))),
         SettingKind::Lifecycle => Setting::Lifecycle(Some(vec![expiration_rule(spec)])),
     }
@@ -311,26 +311,41 @@ pub fn expiration_days_of(rules: &[LifecycleRule]) -> Option<i64> {
 }
 
 /// The ownership tags of a bucket this resource creates: which tool, and which resource
-/// instance (`ROLE/BUCKET`), so that a later apply recognises a bucket an interrupted create
-/// left behind.
+/// instance (its `bucket_owner_tag`), so that a later apply recognises a bucket an interrupted
+/// create left behind, and delete never removes a bucket that is not this instance's.
 pub fn ownership_tags(spec: &CacheSpec) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY_TAG.to_string(), MANAGED_BY.to_string()),
-        (OWNER_KEY.to_string(), owner_value(spec)),
+        (OWNER_KEY.to_string(), spec.owner.clone()),
     ])
 }
 
-/// Whether `tags` mark the bucket as created by this resource instance.
+/// Whether `tags` mark the bucket as created by this resource instance. The owner recorded in
+/// state is compared, not one derived from the current role: a renamed role keeps its bucket
+/// (issue 15), and a bucket tagged before then (`ROLE/BUCKET`) is what that state records.
 pub fn is_owned(tags: &BTreeMap<String, String>, spec: &CacheSpec) -> bool {
-    tags.get(OWNER_KEY) == Some(&owner_value(spec))
+    tags.get(OWNER_KEY) == Some(&spec.owner)
         && tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY)
 }
 
-/// `ROLE/BUCKET`, with characters S3 refuses in tag values (IAM allows `,` in role names)
-/// replaced by `_`.
-fn owner_value(spec: &CacheSpec) -> String {
-    format!("{}/{}", spec.role_name, spec.bucket_name)
-        .chars()
+/// The owner tag found on a bucket of this provider whose tag names `bucket`, whatever role
+/// it names (import: the role may have been renamed since the bucket was created).
+pub fn owner_of_bucket(tags: &BTreeMap<String, String>, bucket: &str) -> Option<String> {
+    let owner = tags.get(OWNER_KEY)?;
+    let suffix = format!("/{}", sanitized(bucket));
+    (tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY) && owner.ends_with(&suffix))
+        .then(|| owner.clone())
+}
+
+/// The owner tag a new resource instance gets: `ROLE/BUCKET`, with characters S3 refuses in
+/// tag values (IAM allows `,` in role names) replaced by `_`. Derived from the names, so a
+/// create interrupted before the state was saved is recognised by the next plan.
+pub fn owner_value(role: &str, bucket: &str) -> String {
+    sanitized(&format!("{role}/{bucket}"))
+}
+
+fn sanitized(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
                 c
@@ -359,6 +374,7 @@ mod tests {
     fn spec() -> BucketSpec {
         BucketSpec {
             name: "cache".into(),
+            partition: crate::aws::Partition::Aws,
             region: "eu-central-1".into(),
             path: "runner".into(),
             kms_key_arn: None,
@@ -380,6 +396,7 @@ mod tests {
             server_address: None,
             insecure: false,
             policy_name: "gitlabrunner-cache-cache".into(),
+            owner: owner_value(role, "cache"),
         }
     }
 
@@ -458,5 +475,23 @@ mod tests {
         assert!(is_owned(&tags, &cache_spec("runner")));
         assert!(!is_owned(&tags, &cache_spec("other")));
         assert_eq!(ownership_tags(&cache_spec("a,b"))[OWNER_KEY], "a_b/cache");
+    }
+
+    #[test]
+    fn ownership_survives_a_renamed_role() {
+        // Issue 15: the owner tag was ROLE/BUCKET of the current role, so a rename lost it.
+        let tags = ownership_tags(&cache_spec("runner"));
+        let renamed = CacheSpec {
+            role_name: "runner-v2".into(),
+            ..cache_spec("runner")
+        };
+        assert!(is_owned(&tags, &renamed));
+        assert_eq!(
+            owner_of_bucket(&tags, "cache").as_deref(),
+            Some("runner/cache")
+        );
+        assert_eq!(owner_of_bucket(&tags, "other"), None);
+        let foreign = BTreeMap::from([(OWNER_KEY.to_string(), "runner/cache".to_string())]);
+        assert_eq!(owner_of_bucket(&foreign, "cache"), None);
     }
 }

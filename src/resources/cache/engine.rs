@@ -3,8 +3,8 @@
 //! undoes the journal in reverse, and what exists afterwards is tracked exactly, so the state
 //! returned never claims more or less than what is there.
 //!
-//! Round trips: create is 3 phases (checks; policy + bucket; bucket settings), update 3 at most,
-//! delete 2 (4 plus the listing pages with `force_destroy`), read 1.
+//! Round trips: create is 3 phases (checks; policy + bucket; bucket settings), update 3 at most
+//! (4 when the role is renamed: the old role's policy goes last), delete 2 (4 plus the listing pages with `force_destroy`), read 1.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,6 +44,17 @@ pub const ROLE_PROPAGATION: Backoff = Backoff::new(
 enum Step {
     PutPolicy(String),
     DeletePolicy,
+    /// Removes the policy from the role the cache had before a rename (`document` is what it
+    /// held, to put back if a later step fails).
+    DeletePolicyFromOldRole {
+        role: String,
+        document: String,
+    },
+    /// Puts the policy back on the old role (only ever an undo).
+    RestorePolicyOnOldRole {
+        role: String,
+        document: String,
+    },
     CreateBucket,
     DeleteBucket,
     EmptyBucket,
@@ -134,6 +145,13 @@ impl<'s> Journal<'s> {
                 None => Step::DeletePolicy,
             }),
             Step::DeletePolicy => self.current.policy.clone().map(Step::PutPolicy),
+            Step::DeletePolicyFromOldRole { role, document } => {
+                Some(Step::RestorePolicyOnOldRole {
+                    role: role.clone(),
+                    document: document.clone(),
+                })
+            }
+            Step::RestorePolicyOnOldRole { .. } => None,
             Step::CreateBucket => Some(Step::DeleteBucket),
             Step::PutTags(_) if created_bucket => None,
             Step::PutTags(_) => self
@@ -162,7 +180,10 @@ fn apply_to_view(view: &mut Observed, step: &Step, region: &str) {
         Step::DeletePolicy => view.policy = None,
         Step::CreateBucket => view.bucket = Some(ObservedBucket::new_empty(region)),
         Step::DeleteBucket => view.bucket = None,
-        Step::EmptyBucket => {}
+        // The view is of the role the spec names; the old role is not part of it.
+        Step::EmptyBucket
+        | Step::DeletePolicyFromOldRole { .. }
+        | Step::RestorePolicyOnOldRole { .. } => {}
         Step::PutTags(tags) => {
             if let Some(bucket) = &mut view.bucket {
                 bucket.tags = Some(tags.clone());
@@ -206,6 +227,13 @@ impl<'a> Engine<'a> {
             Step::DeletePolicy => {
                 format!("delete the inline policy {policy_name:?} from the IAM role {role:?}")
             }
+            Step::DeletePolicyFromOldRole { role, .. } => format!(
+                "delete the inline policy {policy_name:?} from the IAM role {role:?} (the \
+                 cache's role before the rename)"
+            ),
+            Step::RestorePolicyOnOldRole { role, .. } => {
+                format!("put the inline policy {policy_name:?} back on the IAM role {role:?}")
+            }
             Step::CreateBucket => format!("create the bucket {bucket:?} in {}", spec.bucket_region),
             Step::DeleteBucket => format!("delete the bucket {bucket:?}"),
             Step::EmptyBucket => format!("delete the objects in the bucket {bucket:?}"),
@@ -232,6 +260,14 @@ impl<'a> Engine<'a> {
             Step::DeletePolicy => {
                 api.delete_role_policy(&spec.role_name, &spec.policy_name)
                     .await
+            }
+            // `delete_role_policy` takes "already gone" (the binding deleted the old role, say)
+            // for success.
+            Step::DeletePolicyFromOldRole { role, .. } => {
+                api.delete_role_policy(role, &spec.policy_name).await
+            }
+            Step::RestorePolicyOnOldRole { role, document } => {
+                api.put_role_policy(role, &spec.policy_name, document).await
             }
             Step::CreateBucket => api.create_bucket(bucket, &spec.bucket_region).await,
             Step::DeleteBucket => api.delete_bucket(bucket).await,
@@ -437,8 +473,10 @@ impl<'a> Engine<'a> {
                 view.clone(),
             ));
         };
+        // An ARN that does not parse is refused too: its partition cannot be checked.
         match Arn::parse(&arn) {
-            Ok(parsed) if parsed.partition != spec.partition() => Err(Failure::check(
+            Ok(parsed) if parsed.partition == spec.partition() => Ok(()),
+            Ok(parsed) => Err(Failure::check(
                 attr::BUCKET_REGION,
                 format!(
                     "The IAM role {arn} is in the {} partition but the bucket region {} is in \
@@ -449,7 +487,16 @@ impl<'a> Engine<'a> {
                 ),
                 view.clone(),
             )),
-            _ => Ok(()),
+            Err(error) => Err(Failure::check(
+                attr::ROLE_NAME,
+                format!(
+                    "IAM returned the ARN {arn:?} for the role {:?}, which is not an ARN of a \
+                     known AWS partition ({error}), so the role's partition cannot be checked \
+                     against the bucket region {}. Nothing was changed.",
+                    spec.role_name, spec.bucket_region
+                ),
+                view.clone(),
+            )),
         }
     }
 
@@ -667,19 +714,62 @@ impl<'a> Engine<'a> {
 
     /// Brings the remote objects from what exists to `spec`: repairs drift, applies changed
     /// inputs, recreates a deleted bucket this resource owns. `prior` is the state's spec.
+    ///
+    /// A renamed role gets the policy first and the old role loses it last, after the bucket
+    /// steps, so that the runner is never without its permissions because of this apply; a
+    /// failure at any point puts the old role's policy back.
     pub async fn update(&self, prior: &CacheSpec, spec: &CacheSpec) -> Result<Observed, Failed> {
+        let renamed = prior.role_name != spec.role_name;
         // Phase 1: the role, and everything the change touches as it is now.
-        let (role, found) = self
+        let old_policy = async {
+            if renamed {
+                self.api
+                    .role_policy(&prior.role_name, &prior.policy_name)
+                    .await
+            } else {
+                Ok(None)
+            }
+        };
+        let ((role, found), old_policy) = self
             .fanout
             .both(
-                self.role_arn(&spec.role_name),
-                self.observe(spec, spec.create_bucket),
+                self.fanout.both(
+                    self.role_arn(&spec.role_name),
+                    self.observe(spec, spec.create_bucket),
+                ),
+                old_policy,
             )
             .await;
         let unchanged = |e: AwsError| Failure::unchanged(e.to_string(), Observed::expected(prior));
         let role = role.map_err(unchanged)?;
         let view = found.map_err(unchanged)?;
+        let old_policy = old_policy.map_err(unchanged)?;
         Self::check_role(spec, role, &view)?;
+        let wanted_policy = Self::expected_policy(spec);
+        if renamed
+            && let Some(found) = &view.policy
+            && !policy::equivalent(found, &wanted_policy)
+        {
+            return Err(Failure::check(
+                attr::ROLE_NAME,
+                format!(
+                    "The IAM role {:?} already has an inline policy named {:?} with other \
+                     content, which this resource did not write; it is left as it is. Choose \
+                     another policy_name, or remove that policy.",
+                    spec.role_name, spec.policy_name
+                ),
+                view,
+            ));
+        }
+        // A failure after changes: with everything undone, the old role's policy is as the
+        // prior state says.
+        let failed = |mut failure: Failed| {
+            if renamed && failure.not_undone.is_empty() {
+                failure.remaining.policy = old_policy.clone();
+                failure.changed = false;
+            }
+            failure
+        };
         if spec.create_bucket {
             if let Some(bucket) = &view.bucket
                 && bucket.region != spec.bucket_region
@@ -698,7 +788,6 @@ impl<'a> Engine<'a> {
             Self::check_existing_bucket(spec, &view)?;
         }
 
-        let wanted_policy = Self::expected_policy(spec);
         let mut journal = Journal::new(spec, view);
         // Phase 2: the policy, and the bucket if it is gone.
         let mut steps = Vec::new();
@@ -714,13 +803,23 @@ impl<'a> Engine<'a> {
             steps.push(Step::CreateBucket);
         }
         if let Err(message) = self.phase(&mut journal, steps).await {
-            return Err(self.roll_back(journal, message).await);
+            return Err(failed(self.roll_back(journal, message).await));
         }
         // Phase 3: bucket settings that differ.
         if spec.create_bucket {
             let steps = Self::bucket_steps(spec, &journal.current);
             if let Err(message) = self.phase(&mut journal, steps).await {
-                return Err(self.roll_back(journal, message).await);
+                return Err(failed(self.roll_back(journal, message).await));
+            }
+        }
+        // Phase 4: after a rename, the old role loses the policy, now that the new one has it.
+        if let Some(document) = old_policy.clone() {
+            let step = Step::DeletePolicyFromOldRole {
+                role: prior.role_name.clone(),
+                document,
+            };
+            if let Err(message) = self.phase(&mut journal, vec![step]).await {
+                return Err(failed(self.roll_back(journal, message).await));
             }
         }
         Ok(journal.current)

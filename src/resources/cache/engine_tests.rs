@@ -31,6 +31,7 @@ fn spec(create_bucket: bool) -> CacheSpec {
         server_address: None,
         insecure: false,
         policy_name: "gitlabrunner-cache-runner-cache".into(),
+        owner: "runner-manager/runner-cache".into(),
     }
 }
 
@@ -177,6 +178,42 @@ async fn create_refuses_a_role_in_another_partition() {
         "{}",
         failure.message
     );
+}
+
+#[tokio::test]
+async fn create_refuses_a_role_arn_of_no_known_partition_before_changing_anything() {
+    // Before issue 15 an ARN that did not parse fell through the partition check.
+    let api = FakeAws::with_role("runner-manager", "aws-iso-z");
+    let failure = create(&api, &spec(true)).await.unwrap_err();
+    assert_eq!(failure.attribute, Some(attr::ROLE_NAME));
+    assert!(!failure.changed);
+    assert!(
+        failure
+            .message
+            .contains("arn:aws-iso-z:iam::123456789012:role/runner-manager"),
+        "{}",
+        failure.message
+    );
+    assert!(!api.calls().contains(&op::CREATE_BUCKET));
+    assert!(!api.calls().contains(&op::PUT_ROLE_POLICY));
+}
+
+#[tokio::test]
+async fn an_iso_bucket_is_granted_to_an_iso_role_in_its_own_partition() {
+    let api = FakeAws::with_role("runner-manager", "aws-iso-b");
+    let iso = CacheSpec {
+        bucket_region: "us-isob-east-1".into(),
+        ..spec(true)
+    };
+    let observed = create(&api, &iso).await.expect("same partition");
+    let policy = observed.policy.expect("the policy is put");
+    assert!(
+        policy.contains("arn:aws-iso-b:s3:::runner-cache"),
+        "{policy}"
+    );
+    let wrong = FakeAws::with_role("runner-manager", "aws");
+    let failure = create(&wrong, &iso).await.unwrap_err();
+    assert_eq!(failure.attribute, Some(attr::BUCKET_REGION));
 }
 
 #[tokio::test]
@@ -456,6 +493,120 @@ async fn update_changes_policy_and_rule_together_or_not_at_all() {
         state_value(&before, &failure.remaining),
         state_value(&before, &Observed::expected(&before))
     );
+}
+
+/// The cache of `spec(true)` with its role renamed (issue 15): same bucket, same owner tag.
+fn renamed(before: &CacheSpec) -> CacheSpec {
+    CacheSpec {
+        role_name: "runner-manager-v2".into(),
+        ..before.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_renamed_role_gets_the_policy_before_the_old_role_loses_it_and_the_bucket_stays() {
+    let api = account();
+    api.add_role("runner-manager-v2", "aws");
+    let before = spec(true);
+    create(&api, &before).await.unwrap();
+    api.edit_bucket("runner-cache", |b| b.as_mut().unwrap().objects = 3);
+    let after = renamed(&before);
+    api.clear_calls();
+    let observed = Run::new()
+        .engine(&api)
+        .update(&before, &after)
+        .await
+        .expect("an in-place rename");
+    let wanted = Observed::expected(&after).policy.unwrap();
+    assert_eq!(
+        api.policy("runner-manager-v2", &after.policy_name),
+        Some(wanted)
+    );
+    assert_eq!(api.policy("runner-manager", &before.policy_name), None);
+    let calls = api.calls();
+    let put = calls.iter().position(|c| *c == op::PUT_ROLE_POLICY);
+    let delete = calls.iter().position(|c| *c == op::DELETE_ROLE_POLICY);
+    assert!(put.is_some() && put < delete, "{calls:?}");
+    for untouched in [op::CREATE_BUCKET, op::DELETE_BUCKET, op::DELETE_OBJECTS] {
+        assert!(!calls.contains(&untouched), "{calls:?}");
+    }
+    let bucket = api.bucket("runner-cache").expect("the bucket stays");
+    assert_eq!(bucket.objects, 3);
+    assert!(is_owned(&bucket.tags, &after));
+    assert_converged(&api, &after).await;
+    assert_eq!(
+        state_value(&after, &observed),
+        state_value(&after, &Observed::expected(&after))
+    );
+}
+
+#[tokio::test]
+async fn a_rename_after_the_old_role_is_gone_still_succeeds() {
+    let api = account();
+    api.add_role("runner-manager-v2", "aws");
+    let before = spec(true);
+    create(&api, &before).await.unwrap();
+    api.remove_role("runner-manager");
+    let after = renamed(&before);
+    Run::new()
+        .engine(&api)
+        .update(&before, &after)
+        .await
+        .expect("nothing left to move away from");
+    assert_converged(&api, &after).await;
+}
+
+#[tokio::test]
+async fn a_rename_that_fails_to_clear_the_old_role_puts_everything_back() {
+    let api = account();
+    api.add_role("runner-manager-v2", "aws");
+    let before = spec(true);
+    create(&api, &before).await.unwrap();
+    api.fail_once_with(
+        op::DELETE_ROLE_POLICY,
+        AwsErrorKind::Unavailable,
+        "ServiceFailure",
+        500,
+    );
+    let after = renamed(&before);
+    let failure = Run::new()
+        .engine(&api)
+        .update(&before, &after)
+        .await
+        .unwrap_err();
+    assert!(failure.not_undone.is_empty(), "{failure:?}");
+    assert!(!failure.changed, "the prior state holds again");
+    assert_eq!(api.policy("runner-manager-v2", &after.policy_name), None);
+    assert_converged(&api, &before).await;
+}
+
+#[tokio::test]
+async fn a_rename_onto_a_role_with_a_foreign_policy_of_that_name_changes_nothing() {
+    let api = account();
+    api.add_role("runner-manager-v2", "aws");
+    let before = spec(true);
+    create(&api, &before).await.unwrap();
+    let foreign = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    api.set_policy("runner-manager-v2", &before.policy_name, Some(foreign));
+    api.clear_calls();
+    let failure = Run::new()
+        .engine(&api)
+        .update(&before, &renamed(&before))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.attribute, Some(attr::ROLE_NAME));
+    assert!(!failure.changed);
+    assert_eq!(
+        api.policy("runner-manager-v2", &before.policy_name)
+            .as_deref(),
+        Some(foreign)
+    );
+    assert!(
+        !api.calls()
+            .iter()
+            .any(|c| c.contains(":Put") || c.contains(":Delete"))
+    );
+    assert_converged(&api, &before).await;
 }
 
 #[tokio::test]

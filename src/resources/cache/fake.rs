@@ -59,6 +59,13 @@ impl FakeAws {
         );
     }
 
+    /// Deletes the role `name` and its inline policies (what the binding does on a rename).
+    pub fn remove_role(&self, name: &str) {
+        let mut world = self.world.lock().unwrap();
+        world.roles.remove(name);
+        world.policies.retain(|(role, _), _| role != name);
+    }
+
     /// Every later call of `operation` fails with HTTP 500.
     pub fn fail(&self, operation: &'static str) {
         self.world.lock().unwrap().faults.insert(

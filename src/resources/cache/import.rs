@@ -4,8 +4,10 @@
 //! - `path` and `kms_key_arn` come from the inline policy, which this resource builds with
 //!   recognisable statement IDs (the object statement's resource is `…:s3:::BUCKET/PATH/*`).
 //! - `bucket_region` is the bucket's real region.
-//! - `create_bucket` is true when the bucket carries this resource's ownership tags, and then
-//!   `expiration_days` comes from its expiration rule (left unset when it is the default).
+//! - `create_bucket` is true when the bucket carries this provider's ownership tags for this
+//!   bucket (naming this role, or the one it had when the bucket was created), and then
+//!   `expiration_days` comes from its expiration rule (left unset when it is the default);
+//!   `bucket_owner_tag` is the tag's value.
 //! - `shared`, `server_address`, `insecure` and `force_destroy` exist only in configuration:
 //!   they import as their defaults, and a configuration that sets them plans an in-place update
 //!   that changes nothing in AWS.
@@ -16,7 +18,7 @@ use aws_sdk_s3::types::LifecycleRule;
 
 use crate::aws::policy::parse_policy;
 
-use super::bucket::{expiration_days_of, is_owned};
+use super::bucket::{expiration_days_of, owner_of_bucket, owner_value};
 use super::model::{CacheSpec, ImportId};
 use super::naming::default_policy_name;
 use super::permissions::recover;
@@ -83,8 +85,14 @@ pub fn recovered_spec(id: &ImportId, found: &Found) -> Result<CacheSpec, String>
         server_address: None,
         insecure: false,
         policy_name: name,
+        owner: owner_value(&id.role_name, &id.bucket_name),
     };
-    spec.create_bucket = is_owned(&found.tags, &spec);
+    // The bucket may have been created for a role renamed since: any owner tag of this
+    // provider that names this bucket marks it as the cache's.
+    if let Some(owner) = owner_of_bucket(&found.tags, &id.bucket_name) {
+        spec.create_bucket = true;
+        spec.owner = owner;
+    }
     if spec.create_bucket {
         spec.expiration_days =
             expiration_days_of(&found.lifecycle).filter(|d| *d != DEFAULT_EXPIRATION_DAYS);
@@ -97,6 +105,7 @@ mod tests {
     use super::*;
     use crate::aws::Partition;
     use crate::aws::policy::to_canonical_json;
+    use crate::ownership::{MANAGED_BY, MANAGED_BY_TAG, OWNER_KEY};
     use crate::resources::cache::bucket::{Setting, SettingKind, desired_setting, ownership_tags};
     use crate::resources::cache::permissions::permissions_policy;
 
@@ -147,6 +156,24 @@ mod tests {
         };
         found.lifecycle = rules;
         assert_eq!(recovered_spec(&id(), &found).unwrap(), spec);
+    }
+
+    #[test]
+    fn a_bucket_created_for_the_role_under_its_old_name_imports_as_owned() {
+        let mut found = found(None);
+        found.tags = BTreeMap::from([
+            (OWNER_KEY.to_string(), "runner-old/cache".to_string()),
+            (MANAGED_BY_TAG.to_string(), MANAGED_BY.to_string()),
+        ]);
+        let spec = recovered_spec(&id(), &found).unwrap();
+        assert!(spec.create_bucket);
+        assert_eq!(spec.owner, "runner-old/cache");
+        found
+            .tags
+            .insert(OWNER_KEY.to_string(), "runner/other".to_string());
+        let spec = recovered_spec(&id(), &found).unwrap();
+        assert!(!spec.create_bucket);
+        assert_eq!(spec.owner, "runner/cache");
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //!   versioning (its lifecycle rule expires noncurrent versions instead).
 //! - moto's opt-in IAM enforcement (`/moto-api/reset-auth`), checked by hand with the policy this
 //!   resource builds and credentials from AssumeRole: object actions under `PATH/` allowed,
-//!   outside (including the sibling prefix `PATHx/`) denied; the `s3:prefix` condition on
-//!   ListBucket is not evaluated (listing any prefix is allowed); pre-signed URLs answer 500
+//!   outside (including the sibling prefix `PATHx/`) denied; moto evaluates no `s3:prefix`
+//!   condition and answers a missing key with 404 whatever ListBucket allows (the policy has
+//!   no such condition since issue 15); pre-signed URLs answer 500
 //!   while enforcement is on, so the runner's pre-signed flow cannot be checked there.
 //!   LocalStack's open-source build has no IAM enforcement at all.
 //! - Both send `x-amz-bucket-region` on HeadBucket, accept a lifecycle rule with

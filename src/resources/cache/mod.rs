@@ -6,7 +6,7 @@
 //! [`naming`] and [`validate`] (plan-time refusals), [`permissions`] (the policies, built as
 //! JSON), [`bucket`] (bucket settings), [`runner_config`] (TOML and Helm values), [`state`]
 //! (planned outputs and state), [`api`]/[`sdk`] (the AWS calls), [`engine`] (all-or-nothing
-//! create/update/delete, read), [`import`].
+//! create/update/delete, read), [`import`], [`upgrade`] (states of earlier schema versions).
 
 mod api;
 mod bucket;
@@ -21,11 +21,12 @@ mod runner_config;
 mod schema;
 mod sdk;
 mod state;
+mod upgrade;
 mod validate;
 
 use async_trait::async_trait;
 
-use crate::aws::NotFoundAsNone;
+use crate::aws::{NotFoundAsNone, Partition};
 use crate::codec::{AttributePath, Diagnostic, Diagnostics, Schema, Value};
 use crate::framework::{
     ApplyOutcome, Context, ImportOutcome, PlanContext, PlannedChange, ReadOutcome, Resource,
@@ -69,8 +70,15 @@ async fn prepare(
     Ok((spec, api))
 }
 
-/// A value the framework has fully planned or stored, as a spec; a bug otherwise.
+/// A value the framework has fully planned or stored, as a spec; a bug otherwise, except for a
+/// bucket region of no known partition (a state written by a version that took it for `aws`).
 fn spec_of(value: &Value, what: &str) -> Result<CacheSpec, Diagnostic> {
+    if let Some(region) = value.get(attr::BUCKET_REGION).as_str()
+        && let Err(error) = Partition::for_region(region)
+    {
+        return Err(Diagnostic::error(error.summary(), error.explain(region))
+            .at(AttributePath::new(attr::BUCKET_REGION)));
+    }
     Inputs::from_value(value).complete().ok_or_else(|| {
         Diagnostic::error(
             "Incomplete gitlabrunner_cache value",
@@ -217,6 +225,14 @@ impl Resource for CacheResource {
         }
     }
 
+    fn upgrade_state(
+        &self,
+        version: i64,
+        state: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        upgrade::upgrade(version, state)
+    }
+
     async fn import(&self, ctx: &Context, id: &str) -> ImportOutcome {
         match import_state(ctx, id).await {
             Ok(state) => ImportOutcome {
@@ -257,6 +273,7 @@ fn amend_plan(change: &mut PlannedChange, provider_region: Option<&str>) -> Diag
     for (name, value) in planned_outputs(&inputs) {
         change.set(name, value);
     }
+    change.set(attr::BUCKET_OWNER_TAG, planned_owner(change));
     if !change.is_create() {
         let prior = Inputs::from_value(&change.prior);
         if prior.create_bucket == Some(false) && inputs.create_bucket == Some(true) {
@@ -276,6 +293,27 @@ fn amend_plan(change: &mut PlannedChange, provider_region: Option<&str>) -> Diag
         }
     }
     diags
+}
+
+/// The bucket's owner tag: the state's once the resource exists (a renamed role keeps its
+/// bucket), else `ROLE/BUCKET` of the names it is created with.
+fn planned_owner(change: &PlannedChange) -> Value {
+    let recorded = change.prior.get(attr::BUCKET_OWNER_TAG);
+    if recorded.as_str().is_some() {
+        return recorded.clone();
+    }
+    let names = if change.is_create() {
+        &change.planned
+    } else {
+        &change.prior
+    };
+    match (
+        names.get(attr::ROLE_NAME).as_str(),
+        names.get(attr::BUCKET_NAME).as_str(),
+    ) {
+        (Some(role), Some(bucket)) => bucket::owner_value(role, bucket).into(),
+        _ => Value::Unknown,
+    }
 }
 
 /// Looks up what the import ID names, recovers the configuration, and reads the state.

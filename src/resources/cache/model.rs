@@ -23,6 +23,8 @@ pub struct Inputs {
     pub server_address: Option<Option<String>>,
     pub insecure: Option<bool>,
     pub policy_name: Option<Option<String>>,
+    /// Computed once, at create: see [`CacheSpec::owner`].
+    pub bucket_owner_tag: Option<String>,
 }
 
 impl Inputs {
@@ -43,6 +45,7 @@ impl Inputs {
             server_address: nullable_string(value.get(attr::SERVER_ADDRESS)),
             insecure: known_bool(value.get(attr::INSECURE)),
             policy_name: nullable_string(value.get(attr::POLICY_NAME)),
+            bucket_owner_tag: known_string(value.get(attr::BUCKET_OWNER_TAG)),
         }
     }
 
@@ -55,8 +58,10 @@ impl Inputs {
         }
     }
 
-    /// The whole configuration, when every part of it is known.
+    /// The whole configuration, when every part of it is known (and the bucket's region is one
+    /// of a known partition: see [`Inputs::bucket_spec`]).
     pub fn complete(&self) -> Option<CacheSpec> {
+        self.bucket_spec()?;
         Some(CacheSpec {
             role_name: self.role_name.clone()?,
             bucket_name: self.bucket_name.clone()?,
@@ -70,14 +75,18 @@ impl Inputs {
             server_address: self.server_address.clone()?,
             insecure: self.insecure?,
             policy_name: self.effective_policy_name()?,
+            owner: self.bucket_owner_tag.clone()?,
         })
     }
 
-    /// What a bucket this resource creates looks like, when those parts are known.
+    /// What a bucket this resource creates looks like, when those parts are known. `None` also
+    /// for a region of no known partition: no ARN can be built for it (plan refuses it).
     pub fn bucket_spec(&self) -> Option<BucketSpec> {
+        let region = self.bucket_region.clone()?;
         Some(BucketSpec {
             name: self.bucket_name.clone()?,
-            region: self.bucket_region.clone()?,
+            partition: Partition::from_region(&region)?,
+            region,
             path: self.path.clone()?,
             kms_key_arn: self.kms_key_arn.clone()?,
             expiration_days: self.expiration_days?.unwrap_or(DEFAULT_EXPIRATION_DAYS),
@@ -100,6 +109,7 @@ impl From<&CacheSpec> for Inputs {
             server_address: Some(spec.server_address.clone()),
             insecure: Some(spec.insecure),
             policy_name: Some(Some(spec.policy_name.clone())),
+            bucket_owner_tag: Some(spec.owner.clone()),
         }
     }
 }
@@ -108,17 +118,12 @@ impl From<&CacheSpec> for Inputs {
 #[derive(Clone, Debug, PartialEq)]
 pub struct BucketSpec {
     pub name: String,
+    /// The partition of `region` (never guessed: see [`Inputs::bucket_spec`]).
+    pub partition: Partition,
     pub region: String,
     pub path: String,
     pub kms_key_arn: Option<String>,
     pub expiration_days: i64,
-}
-
-impl BucketSpec {
-    /// The bucket's partition.
-    pub fn partition(&self) -> Partition {
-        Partition::from_region(&self.region).unwrap_or(Partition::Aws)
-    }
 }
 
 /// One cache, wholly known.
@@ -138,19 +143,22 @@ pub struct CacheSpec {
     pub insecure: bool,
     /// The effective name (default applied).
     pub policy_name: String,
+    /// The value of the owner tag on a bucket this resource creates (`bucket_owner_tag`):
+    /// `ROLE/BUCKET` as of create, kept when the role is renamed.
+    pub owner: String,
 }
 
 impl CacheSpec {
     /// The partition of the bucket (and, validated at plan time, of the role).
     pub fn partition(&self) -> Partition {
-        Partition::from_region(&self.bucket_region).unwrap_or(Partition::Aws)
+        self.bucket_spec().partition
     }
 
     /// The bucket as this resource creates it.
     pub fn bucket_spec(&self) -> BucketSpec {
         Inputs::from(self)
             .bucket_spec()
-            .expect("a complete spec has every bucket part")
+            .expect("a complete spec has every bucket part and a known partition")
     }
 
     /// The import ID.
@@ -258,6 +266,11 @@ mod tests {
         );
         assert!(inputs.complete().is_none());
         value.set_attr(attr::ROLE_NAME, "r".into());
+        assert!(
+            Inputs::from_value(&value).complete().is_none(),
+            "no owner yet"
+        );
+        value.set_attr(attr::BUCKET_OWNER_TAG, "r/b".into());
         let spec = Inputs::from_value(&value).complete().unwrap();
         assert_eq!(spec.path, DEFAULT_PATH);
         assert_eq!(spec.id(), "r/b");

@@ -6,6 +6,21 @@
 //! (docs.gitlab.com/runner/configuration/advanced-configuration/#the-runnerscaches3-section and
 //! the runner's S3 adapter, `cache/s3v2/s3.go`, which pre-signs GetObject and PutObject URLs
 //! and needs kms:Decrypt + kms:GenerateDataKey for SSE-KMS multipart uploads).
+//!
+//! `s3:ListBucket` is granted on the bucket without an `s3:prefix` condition (issue 15). S3
+//! answers a GetObject or HeadObject of a missing key with 404 only when the caller has
+//! `s3:ListBucket` on the bucket, and with 403 otherwise
+//! (docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html and API_HeadObject.html,
+//! "Permissions"). That check is made for the GetObject request, which has no `prefix`
+//! parameter, and `s3:prefix` is a condition key of the list actions only, filled from the list
+//! request's `prefix` (docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html,
+//! docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html): a `StringLike`
+//! on an absent key does not match, so the condition denied exactly the permission the 404
+//! needs. The runner's helper then reports a cache miss as "403 Forbidden … Failed to extract
+//! cache" (gitlab-org/gitlab-runner!5903, which added `s3:ListBucket` to the documented policy
+//! for that message). `…IfExists` would not help: it would also allow a listing without a
+//! prefix, that is the whole bucket. What the unconditioned grant adds is listing key names
+//! (never reading objects) outside `PATH/`; in a bucket this resource creates there are none.
 
 use serde_json::{Value, json};
 
@@ -33,7 +48,7 @@ pub const LIST_SID: &str = "GitLabRunnerCacheList";
 pub const KMS_SID: &str = "GitLabRunnerCacheKms";
 
 /// The inline permissions policy: object actions on `PATH/*` only, `s3:ListBucket` on the bucket
-/// only for prefixes under `PATH/`, and KMS use of `kms_key_arn` only.
+/// (unconditioned: see the module documentation), and KMS use of `kms_key_arn` only.
 pub fn permissions_policy(
     partition: Partition,
     bucket: &str,
@@ -52,7 +67,6 @@ pub fn permissions_policy(
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": bucket_arn(partition, bucket),
-            "Condition": { "StringLike": { "s3:prefix": list_prefix(path) } },
         }),
     ];
     if let Some(key) = kms_key_arn {
@@ -64,12 +78,6 @@ pub fn permissions_policy(
         }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
-}
-
-/// The `s3:prefix` pattern for listing under `path`: `PATH/*` (never `PATH*`, which would also
-/// match the sibling prefix `PATHOLOGY/`).
-pub fn list_prefix(path: &str) -> String {
-    format!("{path}/*")
 }
 
 /// The bucket policy of a bucket this resource creates: deny every request that does not use
@@ -155,8 +163,7 @@ mod tests {
              "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"],
              "Resource": "arn:aws:s3:::cache/runner/*"},
             {"Sid": "GitLabRunnerCacheList", "Effect": "Allow", "Action": "s3:ListBucket",
-             "Resource": "arn:aws:s3:::cache",
-             "Condition": {"StringLike": {"s3:prefix": "runner/*"}}}
+             "Resource": "arn:aws:s3:::cache"}
           ]
         }"#;
         assert!(equivalent(&policy.to_string(), expected), "{policy}");
@@ -202,9 +209,18 @@ mod tests {
         }
     }
 
+    /// S3 decides 404-versus-403 for a missing key with an `s3:ListBucket` check made for the
+    /// GetObject/HeadObject request, which carries no `s3:prefix`: any condition on that key
+    /// would turn the runner's cache misses into 403s (issue 15).
     #[test]
-    fn list_prefix_does_not_match_sibling_prefixes() {
-        assert_eq!(list_prefix("path"), "path/*");
+    fn list_bucket_has_no_condition_a_get_of_a_missing_key_could_not_meet() {
+        let policy = permissions_policy(Partition::Aws, "cache", "runner", Some(KEY));
+        let list = &policy["Statement"][1];
+        assert_eq!(list["Sid"], LIST_SID);
+        assert_eq!(list["Action"], "s3:ListBucket");
+        assert_eq!(list["Resource"], "arn:aws:s3:::cache");
+        assert_eq!(list.get("Condition"), None, "{policy}");
+        assert!(!policy.to_string().contains("s3:prefix"), "{policy}");
     }
 
     #[test]

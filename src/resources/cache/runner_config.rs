@@ -34,11 +34,12 @@ pub struct RunnerCache {
 /// `s3.amazonaws.com`, which the runner treats as "AWS, resolve the endpoint from
 /// `BucketLocation`" (its S3 adapter, `cache/s3v2/s3.go`, `DEFAULT_AWS_S3_ENDPOINT`). In GovCloud
 /// and China the global name fails with the older adapter (gitlab-org/charts/gitlab#1798), so the
-/// regional endpoint is named instead.
-pub fn default_server_address(region: &str) -> String {
-    match Partition::from_region(region) {
-        Some(Partition::Aws) | None => "s3.amazonaws.com".to_string(),
-        Some(partition) => format!("s3.{region}.{}", partition.dns_suffix()),
+/// regional endpoint is named instead (in every other partition too: the global name is
+/// `aws`'s). `None` for a region of no known partition.
+pub fn default_server_address(region: &str) -> Option<String> {
+    match Partition::from_region(region)? {
+        Partition::Aws => Some("s3.amazonaws.com".to_string()),
+        partition => Some(format!("s3.{region}.{}", partition.dns_suffix())),
     }
 }
 
@@ -163,7 +164,7 @@ mod tests {
         RunnerCache {
             path: "runner/main".into(),
             shared: true,
-            server_address: default_server_address("eu-central-1"),
+            server_address: default_server_address("eu-central-1").unwrap(),
             bucket_name: "my-cache".into(),
             bucket_location: "eu-central-1".into(),
             insecure: false,
@@ -280,15 +281,16 @@ mod tests {
 
     #[test]
     fn govcloud_and_china_name_their_regional_endpoint() {
-        assert_eq!(
-            default_server_address("us-gov-west-1"),
-            "s3.us-gov-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            default_server_address("cn-north-1"),
-            "s3.cn-north-1.amazonaws.com.cn"
-        );
-        assert_eq!(default_server_address("eu-west-1"), "s3.amazonaws.com");
+        for (region, address) in [
+            ("us-gov-west-1", "s3.us-gov-west-1.amazonaws.com"),
+            ("cn-north-1", "s3.cn-north-1.amazonaws.com.cn"),
+            ("us-isob-east-1", "s3.us-isob-east-1.sc2s.sgov.gov"),
+            ("eusc-de-east-1", "s3.eusc-de-east-1.amazonaws.eu"),
+            ("eu-west-1", "s3.amazonaws.com"),
+        ] {
+            assert_eq!(default_server_address(region).as_deref(), Some(address));
+        }
+        assert_eq!(default_server_address("xx-east-1"), None);
     }
 
     #[test]

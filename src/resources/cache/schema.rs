@@ -25,7 +25,11 @@ pub mod attr {
     pub const BUCKET_SETTINGS: &str = "bucket_settings";
     pub const CONFIG_TOML: &str = "config_toml";
     pub const HELM_VALUES: &str = "helm_values";
+    pub const BUCKET_OWNER_TAG: &str = "bucket_owner_tag";
 }
+
+/// The schema version: 1 added `bucket_owner_tag` (see [`super::upgrade`]).
+pub const SCHEMA_VERSION: i64 = 1;
 
 /// The cache path used when `path` is not set (GitLab's own examples use `runner`).
 pub const DEFAULT_PATH: &str = "runner";
@@ -45,10 +49,12 @@ object to create, track, detach and version.
 
 The policy is built, not templated, and grants exactly what GitLab documents for the cache:
 `s3:PutObject`, `s3:GetObject`, `s3:GetObjectVersion` and `s3:DeleteObject` on \
-`arn:PARTITION:s3:::BUCKET/PATH/*`, `s3:ListBucket` on the bucket only for keys under `PATH/` \
-(an `s3:prefix` condition), and `kms:Decrypt` plus `kms:GenerateDataKey` on the one key in \
+`arn:PARTITION:s3:::BUCKET/PATH/*`, `s3:ListBucket` on the bucket (without an `s3:prefix` \
+condition: S3 answers a missing key with 404, a cache miss, only to callers allowed to list the bucket, \
+and that check carries no prefix), and `kms:Decrypt` plus `kms:GenerateDataKey` on the one key in \
 `kms_key_arn` when the bucket is encrypted with a customer-managed key. The partition \
-(`aws`, `aws-us-gov`, `aws-cn`) follows the region.
+(`aws`, `aws-us-gov`, `aws-cn`, `aws-eusc` or an ISO partition) follows the region; a region of no known \
+partition is refused at plan.
 
 Create, update and delete are all or nothing: when a step fails, what this apply changed is undone, \
 and if undoing fails too the state records exactly what exists. Drift (policy edited or removed, \
@@ -57,7 +63,7 @@ bucket settings changed, bucket deleted) shows in `terraform plan` and the next 
 /// The resource schema.
 pub fn schema() -> Schema {
     Schema::new(
-        0,
+        SCHEMA_VERSION,
         Block::new(RESOURCE)
             .attr(
                 Attribute::computed(
@@ -68,16 +74,15 @@ pub fn schema() -> Schema {
                 )
                 .use_state_for_unknown(),
             )
-            .attr(
-                Attribute::required(
+            .attr(Attribute::required(
                     attr::ROLE_NAME,
                     Type::String,
                     "Name (not ARN) of the runner manager's IAM role, usually \
                      `gitlabrunner_irsa_binding.manager.role_name`. The cache policy is attached \
-                     to it as an inline policy.",
-                )
-                .requires_replace(),
-            )
+                     to it as an inline policy. Changing it updates in place: the policy is put \
+                     on the new role first, then removed from the old one (if that still \
+                     exists); the bucket stays.",
+            ))
             .attr(
                 Attribute::required(
                     attr::BUCKET_NAME,
@@ -218,6 +223,18 @@ pub fn schema() -> Schema {
                  configure `[runners.kubernetes]`, put `config_toml` into your own \
                  `runners.config` instead. No cache secret is needed: the runner authenticates \
                  with the ServiceAccount's IAM role (`AuthenticationType = \"iam\"`).",
-            )),
+            ))
+            .attr(
+                Attribute::computed(
+                    attr::BUCKET_OWNER_TAG,
+                    Type::String,
+                    "The value of the bucket's `terraform-provider-gitlabrunner/owner` tag, by \
+                     which this resource recognises a bucket it created (before deleting it, and \
+                     when an interrupted create is resumed): `ROLE_NAME/BUCKET_NAME` as they were \
+                     when the resource was created. It never changes afterwards, so renaming \
+                     the role keeps the bucket.",
+                )
+                .use_state_for_unknown(),
+            ),
     )
 }

@@ -80,7 +80,7 @@ impl Inputs {
         let region = self.bucket_region.clone()?;
         let server_address = match self.server_address.clone()? {
             Some(address) => address,
-            None => default_server_address(&region),
+            None => default_server_address(&region)?,
         };
         Some(RunnerCache {
             path: self.path.clone()?,
@@ -97,7 +97,7 @@ impl Inputs {
     pub fn expected_policy(&self) -> Option<String> {
         let bucket = self.bucket_spec()?;
         Some(policy::to_canonical_json(&permissions_policy(
-            bucket.partition(),
+            bucket.partition,
             &bucket.name,
             &bucket.path,
             bucket.kms_key_arn.as_deref(),
@@ -193,6 +193,7 @@ pub fn state_value(spec: &CacheSpec, observed: &Observed) -> Value {
         ),
         (attr::CONFIG_TOML, runner.config_toml().into()),
         (attr::HELM_VALUES, runner.helm_values().into()),
+        (attr::BUCKET_OWNER_TAG, spec.owner.clone().into()),
     ])
 }
 

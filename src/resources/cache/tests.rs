@@ -250,6 +250,20 @@ fn invalid_configurations_are_refused_at_plan_with_their_attribute() {
             "Invalid bucket region",
         ),
         (
+            "region of no known partition (once taken for aws)",
+            vec![(attr::BUCKET_REGION, s("us-isoz-east-1"))],
+            None,
+            attr::BUCKET_REGION,
+            "Bucket region of no known partition",
+        ),
+        (
+            "ISO bucket for a commercial role",
+            vec![(attr::BUCKET_REGION, s("us-iso-east-1"))],
+            None,
+            attr::BUCKET_REGION,
+            "Bucket region in another partition",
+        ),
+        (
             "GovCloud bucket for a commercial role",
             vec![(attr::BUCKET_REGION, s("us-gov-west-1"))],
             None,
@@ -662,6 +676,52 @@ fn replacements_only_where_the_bucket_cannot_follow() {
     let mut renamed = existing.clone();
     renamed.set_attr(attr::BUCKET_NAME, "other-cache".into());
     assert_eq!(replaced(&state_existing, &renamed), vec![attr::BUCKET_NAME]);
+}
+
+#[test]
+fn renaming_the_role_updates_in_place_and_keeps_the_bucket_owner() {
+    // Issue 15: role_name forced replacement, which destroys (or fails on) a full bucket.
+    let before = config(&[(attr::CREATE_BUCKET, true.into())]);
+    let state = applied(&plan(&Value::Null, &before).change.planned);
+    assert_eq!(
+        state.get(attr::BUCKET_OWNER_TAG).as_str(),
+        Some("runner-manager/runner-cache")
+    );
+    let mut after = before.clone();
+    after.set_attr(attr::ROLE_NAME, "runner-manager-v2".into());
+    let rename = plan(&state, &after);
+    assert!(rename.diagnostics.is_empty(), "{:?}", rename.diagnostics);
+    assert!(rename.change.requires_replace.is_empty());
+    assert_valid_plan(&rename.change);
+    let planned = &rename.change.planned;
+    assert_eq!(
+        planned.get(attr::BUCKET_OWNER_TAG),
+        state.get(attr::BUCKET_OWNER_TAG)
+    );
+    assert_eq!(
+        planned.get(attr::ID).as_str(),
+        Some("runner-manager-v2/runner-cache")
+    );
+    assert_eq!(
+        planned.get(attr::POLICY_DOCUMENT),
+        state.get(attr::POLICY_DOCUMENT)
+    );
+    let renamed_state = applied(planned);
+    assert_apply_keeps_the_plan(planned, &renamed_state);
+    assert_eq!(plan(&renamed_state, &after).change.planned, renamed_state);
+}
+
+#[test]
+fn a_state_of_schema_version_0_upgrades_to_a_plan_without_changes() {
+    let config = config(&[(attr::CREATE_BUCKET, true.into())]);
+    let state = applied(&plan(&Value::Null, &config).change.planned);
+    let ty = schema::schema().block.value_type();
+    let mut old = crate::codec::json::encode(&state, &ty).unwrap();
+    old.as_object_mut().unwrap().remove(attr::BUCKET_OWNER_TAG);
+    let upgraded = CacheResource::new().upgrade_state(0, old).unwrap();
+    let upgraded = crate::codec::json::decode(&upgraded, &ty).unwrap();
+    assert_eq!(upgraded, state);
+    assert_eq!(plan(&upgraded, &config).change.planned, state);
 }
 
 #[test]

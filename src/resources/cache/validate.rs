@@ -1,7 +1,7 @@
 //! Plan-time refusals: every check here runs before any API call and points at the attribute
 //! to fix. Values still unknown are skipped (they are checked again once known).
 
-use crate::aws::partition::is_region_name;
+use crate::aws::partition::RegionError;
 use crate::aws::{Arn, Partition};
 use crate::codec::{AttributePath, Diagnostics, Value};
 
@@ -52,13 +52,13 @@ pub fn validate_config(config: &Value) -> Diagnostics {
 
     let region = string(attr::BUCKET_REGION);
     if let Some(region) = region
-        && !is_region_name(region)
+        && let Err(error) = Partition::for_region(region)
     {
-        refuse(
-            attr::BUCKET_REGION,
-            "Invalid bucket region",
-            format!("{region:?} is not an AWS region name (for example \"eu-central-1\")."),
-        );
+        let summary = match error {
+            RegionError::Malformed => "Invalid bucket region",
+            RegionError::NoKnownPartition => "Bucket region of no known partition",
+        };
+        refuse(attr::BUCKET_REGION, summary, error.explain(region));
     }
 
     let create_bucket = match config.get(attr::CREATE_BUCKET) {
