@@ -50,8 +50,9 @@ pub struct KubeError {
     /// The wait the server asked for with `Retry-After`, if any.
     pub retry_after: Option<Duration>,
     /// The field-manager conflicts a server-side apply without force ran into (the
-    /// `FieldManagerConflict` causes of the 409 `Status`).
-    pub conflicts: Vec<FieldConflict>,
+    /// `FieldManagerConflict` causes of the 409 `Status`); boxed, as errors are passed by
+    /// value everywhere and conflicts are rare.
+    conflicts: Option<Box<Conflicts>>,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -70,7 +71,7 @@ impl KubeError {
             reason: None,
             message: message.into(),
             retry_after: None,
-            conflicts: Vec::new(),
+            conflicts: None,
             source: None,
         }
     }
@@ -121,8 +122,13 @@ impl KubeError {
 
     /// The same error with the field-manager conflicts the server listed.
     pub fn with_conflicts(mut self, conflicts: Vec<FieldConflict>) -> KubeError {
-        self.conflicts = conflicts;
+        self.conflicts = (!conflicts.is_empty()).then(|| Box::new(Conflicts(conflicts)));
         self
+    }
+
+    /// The field-manager conflicts of a refused server-side apply (empty for other errors).
+    pub fn conflicts(&self) -> &[FieldConflict] {
+        self.conflicts.as_ref().map_or(&[], |c| c.0.as_slice())
     }
 
     /// Whether the object (or its namespace) does not exist.
@@ -143,6 +149,10 @@ impl KubeError {
         )
     }
 }
+
+/// The conflicts of one refused apply.
+#[derive(Debug)]
+struct Conflicts(Vec<FieldConflict>);
 
 /// One `FieldManagerConflict` cause of a refused server-side apply: another field manager owns
 /// a field the apply sets to a different value.

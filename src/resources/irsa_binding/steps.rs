@@ -402,15 +402,15 @@ pub async fn adopt_service_account(
         .await
     {
         Ok(applied) => applied,
-        Err(error) if !error.conflicts.is_empty() => {
+        Err(error) if !error.conflicts().is_empty() => {
             if !planned.take_over_conflicting_fields {
                 return Err(BindingError::FieldConflicts {
                     namespace: namespace.clone(),
                     name: name.clone(),
-                    conflicts: error.conflicts,
+                    conflicts: error.conflicts().to_vec(),
                 });
             }
-            let conflicts = error.conflicts.clone();
+            let conflicts = error.conflicts().to_vec();
             let current = remote
                 .kube
                 .get_service_account(namespace, name)
@@ -641,7 +641,8 @@ pub async fn delete_role_fully(
         .await;
     let attached: Vec<String> = attached?.into_iter().collect();
     let inline: Vec<String> = inline?.into_iter().collect();
-    if !force_detach && !(attached.is_empty() && inline.is_empty()) {
+    let nothing_else = attached.is_empty() && inline.is_empty();
+    if !(force_detach || nothing_else) {
         return Err(BindingError::ForeignPolicies {
             name: name.to_string(),
             managed: attached,
