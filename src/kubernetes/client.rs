@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{KubeError, KubeErrorKind};
+use super::error::{FieldConflict, KubeError, KubeErrorKind};
 use crate::retry::{Backoff, RetryError, retry};
 
 /// The field manager this provider writes as (create, update, patch and server-side apply).
@@ -66,6 +66,24 @@ struct StatusBody {
     message: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    details: Option<StatusDetails>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StatusDetails {
+    #[serde(default)]
+    causes: Vec<StatusCause>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StatusCause {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    field: String,
 }
 
 impl KubeClient {
@@ -159,10 +177,24 @@ impl KubeClient {
         name: &str,
         patch: &serde_json::Value,
     ) -> Result<K, KubeError> {
+        self.merge_patch_as(namespace, name, patch, FIELD_MANAGER)
+            .await
+    }
+
+    /// [`KubeClient::merge_patch`] recorded under the field manager `manager`: how a field
+    /// taken over with a forced server-side apply is given back, with its value, to the
+    /// manager it was taken from.
+    pub async fn merge_patch_as<K: NamespacedObject>(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &serde_json::Value,
+        manager: &str,
+    ) -> Result<K, KubeError> {
         let operation = describe::<K>("patch", namespace, name);
         let request = Request::new(K::url_path(&(), Some(namespace)));
         let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
+            field_manager: Some(manager.to_string()),
             ..PatchParams::default()
         };
         let patch = Patch::Merge(patch);
@@ -325,6 +357,13 @@ impl KubeClient {
             return Ok(body.to_vec());
         }
         let parsed: StatusBody = serde_json::from_slice(&body).unwrap_or_default();
+        let conflicts = parsed
+            .details
+            .iter()
+            .flat_map(|d| d.causes.iter())
+            .filter(|c| c.reason == "FieldManagerConflict")
+            .filter_map(|c| FieldConflict::from_cause(&c.message, &c.field))
+            .collect();
         let message = parsed.message.unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&body).trim().to_string();
             if text.is_empty() {
@@ -339,7 +378,8 @@ impl KubeClient {
             parsed.reason.filter(|r| !r.is_empty()),
             message,
             retry_after,
-        ))
+        )
+        .with_conflicts(conflicts))
     }
 }
 

@@ -49,6 +49,10 @@ pub struct KubeError {
     pub message: String,
     /// The wait the server asked for with `Retry-After`, if any.
     pub retry_after: Option<Duration>,
+    /// The field-manager conflicts a server-side apply without force ran into (the
+    /// `FieldManagerConflict` causes of the 409 `Status`); boxed, as errors are passed by
+    /// value everywhere and conflicts are rare.
+    conflicts: Option<Box<Conflicts>>,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -67,6 +71,7 @@ impl KubeError {
             reason: None,
             message: message.into(),
             retry_after: None,
+            conflicts: None,
             source: None,
         }
     }
@@ -115,6 +120,17 @@ impl KubeError {
         }
     }
 
+    /// The same error with the field-manager conflicts the server listed.
+    pub fn with_conflicts(mut self, conflicts: Vec<FieldConflict>) -> KubeError {
+        self.conflicts = (!conflicts.is_empty()).then(|| Box::new(Conflicts(conflicts)));
+        self
+    }
+
+    /// The field-manager conflicts of a refused server-side apply (empty for other errors).
+    pub fn conflicts(&self) -> &[FieldConflict] {
+        self.conflicts.as_ref().map_or(&[], |c| c.0.as_slice())
+    }
+
     /// Whether the object (or its namespace) does not exist.
     pub fn is_not_found(&self) -> bool {
         self.kind == KubeErrorKind::NotFound
@@ -131,6 +147,33 @@ impl KubeError {
             self.kind,
             KubeErrorKind::Throttled | KubeErrorKind::Unavailable
         )
+    }
+}
+
+/// The conflicts of one refused apply.
+#[derive(Debug)]
+struct Conflicts(Vec<FieldConflict>);
+
+/// One `FieldManagerConflict` cause of a refused server-side apply: another field manager owns
+/// a field the apply sets to a different value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldConflict {
+    /// The manager that owns the field (`helm`, `kubectl-edit`, ...).
+    pub manager: String,
+    /// The field as the server names it, e.g. `.metadata.annotations.eks.amazonaws.com/role-arn`.
+    pub field: String,
+}
+
+impl FieldConflict {
+    /// Reads a cause (`message` is `conflict with "MANAGER"`, optionally followed by
+    /// ` using API_VERSION` for a manager whose ownership came from an update).
+    pub fn from_cause(message: &str, field: &str) -> Option<FieldConflict> {
+        let rest = message.strip_prefix("conflict with \"")?;
+        let (manager, _) = rest.split_once('"')?;
+        Some(FieldConflict {
+            manager: manager.to_string(),
+            field: field.to_string(),
+        })
     }
 }
 
@@ -169,6 +212,27 @@ mod tests {
         let stale = KubeError::from_response("x", 409, Some("Conflict".into()), "m".into(), None);
         assert!(exists.is_already_exists());
         assert_eq!(stale.kind, KubeErrorKind::Conflict);
+    }
+
+    #[test]
+    fn field_manager_conflicts_name_the_manager_and_the_field() {
+        // As kube-apiserver v1.28.7 words them (shared/kube-conformance,
+        // serviceaccount-server-side-apply.json, steps 8 and 12).
+        let field = ".metadata.annotations.eks.amazonaws.com/role-arn";
+        assert_eq!(
+            FieldConflict::from_cause("conflict with \"platform-bootstrap\"", field),
+            Some(FieldConflict {
+                manager: "platform-bootstrap".into(),
+                field: field.into()
+            })
+        );
+        assert_eq!(
+            FieldConflict::from_cause("conflict with \"kubectl-edit\" using v1", field)
+                .unwrap()
+                .manager,
+            "kubectl-edit"
+        );
+        assert_eq!(FieldConflict::from_cause("something else", field), None);
     }
 
     #[test]

@@ -13,5 +13,5 @@ mod managed_fields;
 mod client_tests;
 
 pub use client::{FIELD_MANAGER, KUBE_RETRY, KubeClient, NamespacedObject};
-pub use error::{KubeError, KubeErrorKind};
+pub use error::{FieldConflict, KubeError, KubeErrorKind};
 pub use managed_fields::ManagedFields;

@@ -41,6 +41,7 @@ pub struct ProviderData {
     sts: OnceCell<aws_sdk_sts::Client>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kube: OnceCell<kube::Client>,
+    caller_account: OnceCell<Option<String>>,
 }
 
 /// Builds the provider's configuration from the provider block (already validated). Only the
@@ -112,6 +113,7 @@ impl ProviderData {
             sts: OnceCell::new(),
             s3: Mutex::new(HashMap::new()),
             kube: OnceCell::new(),
+            caller_account: OnceCell::new(),
         }
     }
 
@@ -218,6 +220,28 @@ impl ProviderData {
             .get_or_try_init(|| self.kube_connection.client(&self.env))
             .await
             .cloned()
+    }
+
+    /// The AWS account the provider's credentials belong to (`sts:GetCallerIdentity`), asked
+    /// at most once per provider process; `None` when it cannot be known (no credentials,
+    /// STS unreachable: the operation that needs AWS reports that itself).
+    pub async fn caller_account(&self) -> Option<String> {
+        self.caller_account
+            .get_or_init(|| async {
+                let sts = self.sts().await.ok()?;
+                match sts.get_caller_identity().send().await {
+                    Ok(identity) => identity.account().map(str::to_string),
+                    Err(error) => {
+                        tracing::debug!(
+                            error = %crate::error_chain::error_chain(&error),
+                            "sts:GetCallerIdentity failed; the account is not checked"
+                        );
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 
     async fn sdk_config(&self) -> Result<&SdkConfig, Diagnostic> {

@@ -228,3 +228,45 @@ async fn the_builder_serves_injected_clients() {
     assert!(data.iam().await.is_ok());
     assert!(data.s3(Some("us-gov-east-1")).await.is_ok());
 }
+
+#[tokio::test]
+async fn the_caller_account_is_asked_once_per_process_and_failures_are_not_retried() {
+    let fake = super::super::fake_aws::FakeAws::new(|seen| {
+        assert_eq!(seen.action(), "GetCallerIdentity");
+        (
+            200,
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <GetCallerIdentityResult><Arn>arn:aws:iam::444455556666:user/ci</Arn>\
+             <UserId>AIDAEXAMPLE</UserId><Account>444455556666</Account>\
+             </GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId>\
+             </ResponseMetadata></GetCallerIdentityResponse>"
+                .to_string(),
+        )
+    });
+    let data = ProviderData::builder()
+        .region("us-east-1")
+        .sdk_config(fake.sdk_config("us-east-1").await)
+        .build();
+    for _ in 0..3 {
+        assert_eq!(data.caller_account().await.as_deref(), Some("444455556666"));
+    }
+    assert_eq!(fake.seen().len(), 1);
+
+    let refusing = super::super::fake_aws::FakeAws::new(|_| {
+        (
+            403,
+            super::super::fake_aws::query_error("InvalidClientTokenId", "no such key"),
+        )
+    });
+    let data = ProviderData::builder()
+        .region("us-east-1")
+        .sdk_config(refusing.sdk_config("us-east-1").await)
+        .build();
+    assert_eq!(data.caller_account().await, None);
+    assert_eq!(data.caller_account().await, None);
+    assert_eq!(
+        refusing.seen().len(),
+        1,
+        "a failure is kept, not asked again"
+    );
+}

@@ -237,7 +237,6 @@ fn binding_cases(token: &str) -> Vec<Case> {
         ),
         binding("Invalid IAM role name", "role_name = \"runner manager\" #!"),
         binding("Invalid IAM role path", "role_path = \"ci\" #!"),
-        binding("Invalid IAM role path", "role_path = \"/ci//runners/\" #!"),
         binding(
             "Role description too long",
             format!("role_description = \"{}\" #!", "d".repeat(1001)),
@@ -320,7 +319,7 @@ fn binding_cases(token: &str) -> Vec<Case> {
             "Invalid annotation key",
             "annotations = {\n  \"-example.com/owner\" = \"ci\" #!\n}",
         ),
-        binding("Invalid token expiration", "token_expiration = 600 #!"),
+        binding("Invalid token expiration", "token_expiration = 599 #!"),
         binding(
             "Invalid namespace name",
             "grant {\n  namespace = \"Jobs-{token}\" #!\n  preset    = \"kubernetes-executor\"\n}",
@@ -350,6 +349,38 @@ fn binding_cases(token: &str) -> Vec<Case> {
         binding(
             "Wildcard in RBAC rule",
             rule("[\"\"]", "[\"*\"] #!", "[\"get\"]"),
+        ),
+        binding(
+            "Privilege escalation in RBAC rule",
+            rule("[\"\"]", "[\"pods\"]", "[\"get\", \"escalate\"] #!"),
+        ),
+        binding(
+            "Privilege escalation in RBAC rule",
+            rule("[\"\"]", "[\"pods\"]", "[\"bind\"] #!"),
+        ),
+        binding(
+            "Privilege escalation in RBAC rule",
+            rule("[\"\"]", "[\"serviceaccounts\"]", "[\"impersonate\"] #!"),
+        ),
+        binding(
+            "Privilege escalation in RBAC rule",
+            rule("[\"\"]", "[\"serviceaccounts/token\"]", "[\"create\"] #!"),
+        ),
+        binding(
+            "Privilege escalation in RBAC rule",
+            rule(
+                "[\"rbac.authorization.k8s.io\"]",
+                "[\"roles\", \"rolebindings\"]",
+                "[\"get\", \"update\"] #!",
+            ),
+        ),
+        binding(
+            "Privilege escalation in RBAC rule",
+            rule(
+                "[\"rbac.authorization.k8s.io\"]",
+                "[\"clusterrolebindings\"]",
+                "[\"create\"] #!",
+            ),
         ),
         binding(
             "Empty resource name",

@@ -6,6 +6,7 @@
 //! `TF_ACC_AWS=localstack` against LocalStack. Without `TF_ACC` every test is skipped.
 
 mod aws_fixtures;
+mod binding_safety;
 mod binding_support;
 mod cache;
 mod data_source;

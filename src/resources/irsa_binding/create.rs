@@ -43,10 +43,13 @@ pub async fn create(remote: &Remote<'_>, planned: &Binding) -> Outcome {
     }
     if errors.is_empty() {
         let observed = journal::observed(&journal.entries());
-        let mut state = reconcile(planned, &observed, &remote.default_tags, Scope::Managed);
+        let mut basis = planned.clone();
+        basis.service_account_adopted = adopted(&journal.entries());
+        let mut state = reconcile(&basis, &observed, &remote.default_tags, Scope::Managed);
         if let Some(state) = &mut state {
             state.verified_identity_arn = verified;
             state.service_account_adopted = adopted(&journal.entries());
+            state.taken_over_fields = journal::taken_over(&journal.entries()).unwrap_or_default();
         }
         return Outcome {
             state,
@@ -117,6 +120,7 @@ async fn roll_back(
         let observed = journal::observed(&leftovers);
         reconcile(planned, &observed, &remote.default_tags, Scope::Managed).map(|mut state| {
             state.service_account_adopted = adopted(&leftovers);
+            state.taken_over_fields = journal::taken_over(&leftovers).unwrap_or_default();
             state
         })
     };

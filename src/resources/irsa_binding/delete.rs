@@ -1,7 +1,9 @@
-//! Delete: the policies the state knows are detached and deleted at the same time as the
-//! Kubernetes objects go, then the role (two round trips; on `DeleteConflict`, what was
-//! attached outside Terraform is listed and removed too). An adopted ServiceAccount keeps
-//! everything but the binding's own fields. Anything already gone is fine.
+//! Delete: the role is re-read and must still be the one the state records; the policies the
+//! state knows are detached and deleted at the same time as the Kubernetes objects go, then
+//! the role. Policies attached outside Terraform are detached only with
+//! `force_detach_policies` (otherwise the role stays, with an error naming them). An adopted
+//! ServiceAccount keeps everything but the binding's own fields. Anything already gone is
+//! fine.
 
 use std::sync::Mutex;
 
@@ -12,12 +14,12 @@ use super::create::Outcome;
 use super::diagnostics;
 use super::error::BindingError;
 use super::model::Binding;
-use super::objects;
 use super::read::observe_or_keep;
 use super::remote::Remote;
 use super::state::{Scope, known_from_state, reconcile};
 use super::steps::{self, Gate, Step};
 use super::update::delete_grant;
+use super::{objects, takeover};
 
 /// Deletes the binding `prior`.
 pub async fn delete(remote: &Remote<'_>, prior: &Binding) -> Outcome {
@@ -27,19 +29,7 @@ pub async fn delete(remote: &Remote<'_>, prior: &Binding) -> Outcome {
         if prior.role_unique_id.is_none() {
             return Ok(());
         }
-        let managed: Vec<String> = prior
-            .managed_policy_arns
-            .iter()
-            .flatten()
-            .cloned()
-            .collect();
-        let inline: Vec<String> = prior
-            .inline_policies
-            .iter()
-            .flatten()
-            .map(|(name, _)| name.clone())
-            .collect();
-        steps::delete_role_fully(remote, &prior.role_name, &managed, &inline).await
+        steps::delete_role_fully(remote, prior, prior.force_detach_policies).await
     };
     let kubernetes = async {
         let mut work: Vec<Step<'_>> = prior
@@ -87,14 +77,16 @@ async fn delete_service_account(
         return Ok(None);
     };
     if prior.service_account_adopted == Some(true) {
-        remote
+        let released = remote
             .kube
             .apply_service_account(
                 namespace,
                 name,
                 &objects::service_account_release(namespace, name),
+                false,
             )
             .await?;
+        takeover::give_back(remote, released, prior.taken_over_fields.clone()).await?;
         return Ok(None);
     }
     match remote

@@ -57,6 +57,24 @@ pub fn explain(error: &BindingError) -> String {
              changes only its own fields and leaves the object on destroy), or import the \
              binding if it was made by this provider.",
         ),
+        BindingError::FieldConflicts { .. } => Some(
+            "Another tool (the manager named) sets these fields. Change the binding's \
+             configuration to the same values, make the other tool stop setting them, or set \
+             take_over_conflicting_fields = true: the binding then takes them over, records \
+             their values in taken_over_fields and gives them back on destroy (the other tool \
+             may set them again on its next run).",
+        ),
+        BindingError::RoleReplaced { .. } => Some(
+            "A role of the same name was created outside Terraform after this binding's role \
+             went (a plan with -refresh=false does not notice). The provider deletes only the \
+             role it created. Run terraform plan (with refresh) to see the binding's role as \
+             gone, or remove the binding from the state with terraform state rm.",
+        ),
+        BindingError::ForeignPolicies { .. } => Some(
+            "The binding detaches only the policies it manages. Detach the others (or move them \
+             to another role), or set force_detach_policies = true and apply before destroying \
+             to let the binding detach them.",
+        ),
         BindingError::ObjectTaken { .. } => {
             Some("Delete it if nothing uses it, or remove the grant for that namespace.")
         }

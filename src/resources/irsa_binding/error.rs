@@ -33,6 +33,24 @@ pub enum BindingError {
         /// Its name.
         name: String,
     },
+    /// Server-side apply on an adopted ServiceAccount met fields another manager owns.
+    #[error(
+        "ServiceAccount {namespace}/{name} has fields another field manager owns with \
+         different values: {}. Nothing was changed",
+        conflicts
+            .iter()
+            .map(|c| format!("{} (owned by {})", c.field, c.manager))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+    FieldConflicts {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The fields and their managers.
+        conflicts: Vec<crate::kubernetes::FieldConflict>,
+    },
     /// After a rename the old role could not be deleted.
     #[error(
         "the binding now uses IAM role {new}, but the old role {old} could not be deleted: \
@@ -46,12 +64,52 @@ pub enum BindingError {
         /// Why it could not be deleted.
         source: Box<BindingError>,
     },
+    /// The role of the state's name is another role than the one the state records.
+    #[error(
+        "IAM role {name} is not the role this binding created: its RoleId is {found_id}, the \
+         state records {expected_id}{}. It was left alone",
+        owner.as_ref().map(|o| format!(", and it is marked as owned by {o}")).unwrap_or_default()
+    )]
+    RoleReplaced {
+        /// The role name.
+        name: String,
+        /// The RoleId the state records.
+        expected_id: String,
+        /// The RoleId the role of that name has.
+        found_id: String,
+        /// The owner its tag names, if any.
+        owner: Option<String>,
+    },
+    /// The role still has policies the binding does not manage, and may not detach them.
+    #[error(
+        "IAM role {name} was not deleted: it still has policies this binding does not manage \
+         ({}). They were left in place",
+        describe_policies(managed, inline)
+    )]
+    ForeignPolicies {
+        /// The role name.
+        name: String,
+        /// Managed policy ARNs attached to it.
+        managed: Vec<String>,
+        /// Inline policy names.
+        inline: Vec<String>,
+    },
     /// `StopProvider` arrived.
     #[error("cancelled: Terraform asked the provider to stop")]
     Cancelled,
     /// `verify` could not exchange a ServiceAccount token for role credentials in time.
     #[error("verification failed: {0}")]
     Verify(String),
+}
+
+/// `managed policy A, inline policy b` for an error message.
+fn describe_policies(managed: &[String], inline: &[String]) -> String {
+    managed
+        .iter()
+        .map(|arn| format!("managed policy {arn}"))
+        .chain(inline.iter().map(|name| format!("inline policy {name}")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl BindingError {

@@ -58,6 +58,35 @@ fn aws(op: &'static str, kind: AwsErrorKind, message: impl Into<String>) -> AwsE
     AwsError::new(op, kind, message)
 }
 
+/// What the server records for the applier: the keys of `owned` (`a:KEY`, `l:KEY`,
+/// `automount`) as one `Apply` entry of the provider's field manager.
+fn managed_fields_entry(
+    owned: &[String],
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+    let set = |prefix: &str| -> serde_json::Map<String, serde_json::Value> {
+        owned
+            .iter()
+            .filter_map(|k| k.strip_prefix(prefix))
+            .map(|k| (format!("f:{k}"), serde_json::json!({})))
+            .collect()
+    };
+    let mut fields = serde_json::json!({"f:metadata": {
+        "f:annotations": set("a:"),
+        "f:labels": set("l:"),
+    }});
+    if owned.iter().any(|k| k == "automount") {
+        fields["f:automountServiceAccountToken"] = serde_json::json!({});
+    }
+    ManagedFieldsEntry {
+        manager: Some(crate::kubernetes::FIELD_MANAGER.to_string()),
+        operation: Some("Apply".to_string()),
+        fields_type: Some("FieldsV1".to_string()),
+        fields_v1: Some(FieldsV1(fields)),
+        ..ManagedFieldsEntry::default()
+    }
+}
+
 fn kube_error(op: String, status: u16, reason: &str, message: impl Into<String>) -> KubeError {
     KubeError::from_response(op, status, Some(reason.to_string()), message.into(), None)
 }
@@ -606,11 +635,28 @@ impl Kube for Fake {
         Ok(account.clone())
     }
 
+    async fn patch_service_account_as(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &serde_json::Value,
+        manager: &str,
+    ) -> Result<ServiceAccount, KubeError> {
+        self.world
+            .lock()
+            .unwrap()
+            .calls
+            .push(format!("(as {manager})"));
+        self.patch_service_account(namespace, name, patch).await
+    }
+
+    /// Conflicts are not modelled (the acceptance tests meet real ones in the emulator).
     async fn apply_service_account(
         &self,
         namespace: &str,
         name: &str,
         intent: &serde_json::Value,
+        _force: bool,
     ) -> Result<ServiceAccount, KubeError> {
         let op = format!("kube:apply ServiceAccount {namespace}/{name}");
         self.kube_call(op.clone()).await?;
@@ -701,6 +747,7 @@ impl Kube for Fake {
         } else {
             annotations.insert(owned_key.to_string(), owned.join(","));
         }
+        account.metadata.managed_fields = Some(vec![managed_fields_entry(&owned)]);
         Ok(account.clone())
     }
 

@@ -125,6 +125,10 @@ pub async fn import(
         token_expiration: None,
         adopt_existing_service_account: false,
         allow_wildcards: false,
+        allow_privilege_escalation: false,
+        force_detach_policies: false,
+        take_over_conflicting_fields: false,
+        taken_over_fields: Vec::new(),
         grants: grant_namespaces
             .into_iter()
             .map(|namespace| Grant {
@@ -154,6 +158,7 @@ pub async fn import(
         grant.preset = preset;
         grant.rules = explicit;
         grant.allow_wildcards_needed(&mut state.allow_wildcards);
+        grant.allow_privilege_escalation_needed(&mut state.allow_privilege_escalation);
     }
     let grant_namespaces: Vec<&str> = state.grants.iter().map(|g| g.namespace.as_str()).collect();
     state.runner_config_toml = irsa::runner_config_toml(namespace, name, &grant_namespaces);
@@ -210,6 +215,17 @@ impl Grant {
             .iter()
             .any(|r| wildcard(&r.api_groups) || wildcard(&r.resources) || wildcard(&r.verbs))
         {
+            *allow = true;
+        }
+    }
+}
+
+impl Grant {
+    /// Sets `allow` when an imported grant's explicit rules are privilege-escalation paths.
+    fn allow_privilege_escalation_needed(&self, allow: &mut bool) {
+        if self.rules.iter().any(|r| {
+            !super::escalation::escalation_paths(&r.api_groups, &r.resources, &r.verbs).is_empty()
+        }) {
             *allow = true;
         }
     }

@@ -8,11 +8,12 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use super::error::BindingError;
-use super::objects;
+use super::model::TakenOverField;
 use super::remote::{
     IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding,
     ObservedServiceAccount, Remote,
 };
+use super::{objects, takeover};
 
 /// One thing an apply did that undo must reverse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,16 @@ pub enum Done {
         account: ObservedServiceAccount,
         /// Whether it was adopted (undo releases the fields instead of deleting).
         adopted: bool,
+    },
+    /// Took fields of an adopted ServiceAccount over from other field managers; undo gives
+    /// them back.
+    TookOver {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The fields held, with their managers and previous values.
+        fields: Vec<TakenOverField>,
     },
     /// Created a grant's Role.
     RbacRole {
@@ -81,6 +92,12 @@ impl fmt::Display for Done {
             } => write!(
                 f,
                 "the binding's fields on ServiceAccount {namespace}/{name}"
+            ),
+            Done::TookOver {
+                namespace, name, ..
+            } => write!(
+                f,
+                "the fields the binding took over on ServiceAccount {namespace}/{name}"
             ),
             Done::RbacRole { namespace, role } => write!(f, "Role {namespace}/{}", role.name),
             Done::RoleBinding { namespace, binding } => {
@@ -186,10 +203,30 @@ async fn undo_one(remote: &Remote<'_>, done: &Done) -> Result<(), BindingError> 
                 namespace,
                 name,
                 &objects::service_account_release(namespace, name),
+                false,
             )
             .await
             .map(drop)
             .map_err(BindingError::from),
+        Done::TookOver {
+            namespace,
+            name,
+            fields,
+        } => {
+            for field in fields {
+                let patch = field
+                    .previous_value
+                    .as_deref()
+                    .and_then(|value| takeover::restore_patch(&field.field, value));
+                if let Some(patch) = patch {
+                    remote
+                        .kube
+                        .patch_service_account_as(namespace, name, &patch, &field.manager)
+                        .await?;
+                }
+            }
+            Ok(())
+        }
         Done::RbacRole { namespace, role } => remote
             .kube
             .delete_role(namespace, &role.name)
@@ -203,6 +240,15 @@ async fn undo_one(remote: &Remote<'_>, done: &Done) -> Result<(), BindingError> 
             .map(drop)
             .map_err(BindingError::from),
     }
+}
+
+/// The fields the journal says the binding holds on an adopted ServiceAccount (the last
+/// record), if it took any over.
+pub fn taken_over(entries: &[Done]) -> Option<Vec<TakenOverField>> {
+    entries.iter().rev().find_map(|done| match done {
+        Done::TookOver { fields, .. } => Some(fields.clone()),
+        _ => None,
+    })
 }
 
 /// What `entries` say exists: the observation a state is built from.
@@ -220,6 +266,7 @@ pub fn observed(entries: &[Done]) -> Observed {
             Done::ServiceAccount { account, .. } => {
                 observed.service_account = Some(account.clone());
             }
+            Done::TookOver { .. } => {}
             Done::RbacRole { namespace, role } => {
                 grant(&mut observed.grants, namespace).role = Some(role.clone());
             }

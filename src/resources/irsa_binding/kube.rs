@@ -61,8 +61,21 @@ impl Kube for ClientKube {
         namespace: &str,
         name: &str,
         intent: &serde_json::Value,
+        force: bool,
     ) -> Result<ServiceAccount, KubeError> {
-        self.client.apply(namespace, name, intent, true).await
+        self.client.apply(namespace, name, intent, force).await
+    }
+
+    async fn patch_service_account_as(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &serde_json::Value,
+        manager: &str,
+    ) -> Result<ServiceAccount, KubeError> {
+        self.client
+            .merge_patch_as(namespace, name, patch, manager)
+            .await
     }
 
     async fn delete_service_account(

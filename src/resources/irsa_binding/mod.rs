@@ -2,17 +2,20 @@
 //! ServiceAccount and namespaced RBAC, managed as one unit.
 //!
 //! - [`schema`], [`model`]: what users write and what state holds, typed.
-//! - [`validate`] and [`plan`]: every check and every value known before any API call.
+//! - [`validate`] and [`plan`]: every check and every value known before any API call;
+//!   [`account`]: the one plan-time question to AWS (whose account the credentials are).
 //! - [`naming`], [`trust`], [`presets`], [`irsa`], [`objects`]: the pure builders.
 //! - [`remote`]: the operations on IAM, STS and Kubernetes as traits; [`iam`] and [`kube`]
 //!   implement them over the real clients.
 //! - [`create`], [`read`], [`update`], [`delete`], [`import`], [`verify`]: the orchestration,
 //!   built from [`steps`], with the [`journal`] for rollback and [`state`] for truthful state.
 
+pub mod account;
 pub mod create;
 pub mod delete;
 pub mod diagnostics;
 pub mod error;
+pub mod escalation;
 pub mod iam;
 pub mod import;
 pub mod irsa;
@@ -28,6 +31,7 @@ pub mod remote;
 pub mod schema;
 pub mod state;
 pub mod steps;
+pub mod takeover;
 pub mod trust;
 pub mod update;
 pub mod validate;
@@ -106,6 +110,16 @@ fn defaults(ctx: &Context) -> ProviderDefaults {
     }
 }
 
+/// The plan-time work that needs no API call: [`plan::modify_plan`], then
+/// `taken_over_fields` ([`takeover::plan`]).
+fn plan_without_api(defaults: &ProviderDefaults, change: &mut PlannedChange) -> Diagnostics {
+    let diagnostics = plan::modify_plan(defaults, change);
+    if !diagnostics.has_errors() {
+        takeover::plan(change);
+    }
+    diagnostics
+}
+
 fn apply_outcome(outcome: Outcome) -> ApplyOutcome {
     ApplyOutcome {
         new_state: outcome.state.map_or(Value::Null, |s| s.to_value()),
@@ -128,7 +142,18 @@ impl Resource for IrsaBinding {
     }
 
     async fn modify_plan(&self, ctx: &PlanContext, change: &mut PlannedChange) -> Diagnostics {
-        plan::modify_plan(&defaults(ctx), change)
+        let mut diagnostics = plan_without_api(&defaults(ctx), change);
+        if diagnostics.has_errors() {
+            return diagnostics;
+        }
+        // Only plans that write to IAM ask STS, and the answer is kept for the process.
+        if let Some(role_account) = account::planned_account(&change.prior, &change.planned)
+            && let Some(caller) = ctx.provider.caller_account().await
+            && let Some(error) = account::mismatch(&change.planned, &role_account, &caller)
+        {
+            diagnostics.push(error);
+        }
+        diagnostics
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {

@@ -179,6 +179,39 @@ impl Grant {
     }
 }
 
+/// A field of an adopted ServiceAccount the binding took over from another field manager
+/// (`take_over_conflicting_fields`), with what it was: given back on release.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TakenOverField {
+    /// The field as the API server names it, e.g. `.metadata.labels.app`.
+    pub field: String,
+    /// The field manager that owned it.
+    pub manager: String,
+    /// Its value then (`automountServiceAccountToken` as `true`/`false`).
+    pub previous_value: Option<String>,
+}
+
+impl TakenOverField {
+    fn from_value(value: &Value) -> TakenOverField {
+        TakenOverField {
+            field: string(value.get("field")).unwrap_or_default(),
+            manager: string(value.get("manager")).unwrap_or_default(),
+            previous_value: string(value.get("previous_value")),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::object([
+            ("field", Value::string(&self.field)),
+            ("manager", Value::string(&self.manager)),
+            (
+                "previous_value",
+                Value::opt_string(self.previous_value.clone()),
+            ),
+        ])
+    }
+}
+
 /// The `verify` block.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verify {
@@ -229,6 +262,14 @@ pub struct Binding {
     pub adopt_existing_service_account: bool,
     /// `allow_wildcards`.
     pub allow_wildcards: bool,
+    /// `allow_privilege_escalation`.
+    pub allow_privilege_escalation: bool,
+    /// `force_detach_policies`.
+    pub force_detach_policies: bool,
+    /// `take_over_conflicting_fields`.
+    pub take_over_conflicting_fields: bool,
+    /// `taken_over_fields` (empty while unknown).
+    pub taken_over_fields: Vec<TakenOverField>,
     /// The `grant` blocks.
     pub grants: Vec<Grant>,
     /// The `verify` block.
@@ -294,6 +335,22 @@ impl Binding {
                 .as_bool()
                 .unwrap_or(false),
             allow_wildcards: value.get("allow_wildcards").as_bool().unwrap_or(false),
+            allow_privilege_escalation: value
+                .get("allow_privilege_escalation")
+                .as_bool()
+                .unwrap_or(false),
+            force_detach_policies: value
+                .get("force_detach_policies")
+                .as_bool()
+                .unwrap_or(false),
+            take_over_conflicting_fields: value
+                .get("take_over_conflicting_fields")
+                .as_bool()
+                .unwrap_or(false),
+            taken_over_fields: elements(value.get("taken_over_fields"))
+                .iter()
+                .map(TakenOverField::from_value)
+                .collect(),
             grants: elements(value.get("grant"))
                 .iter()
                 .map(Grant::from_value)
@@ -370,6 +427,27 @@ impl Binding {
                 Value::Bool(self.adopt_existing_service_account),
             ),
             ("allow_wildcards", Value::Bool(self.allow_wildcards)),
+            (
+                "allow_privilege_escalation",
+                Value::Bool(self.allow_privilege_escalation),
+            ),
+            (
+                "force_detach_policies",
+                Value::Bool(self.force_detach_policies),
+            ),
+            (
+                "take_over_conflicting_fields",
+                Value::Bool(self.take_over_conflicting_fields),
+            ),
+            (
+                "taken_over_fields",
+                Value::List(
+                    self.taken_over_fields
+                        .iter()
+                        .map(TakenOverField::to_value)
+                        .collect(),
+                ),
+            ),
             ("role_arn", Value::string(&self.role_arn)),
             (
                 "role_unique_id",
@@ -467,6 +545,10 @@ pub(crate) mod tests {
             token_expiration: None,
             adopt_existing_service_account: false,
             allow_wildcards: false,
+            allow_privilege_escalation: false,
+            force_detach_policies: false,
+            take_over_conflicting_fields: false,
+            taken_over_fields: Vec::new(),
             grants: vec![Grant {
                 namespace: "ci-jobs".into(),
                 preset: Some("kubernetes-executor".into()),

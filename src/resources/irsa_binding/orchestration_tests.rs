@@ -311,7 +311,13 @@ async fn an_adopted_service_account_keeps_everything_but_the_bindings_fields() {
     );
     assert!(annotations.contains_key("meta.helm.sh/release-name"));
     assert!(!annotations.contains_key("eks.amazonaws.com/role-arn"));
-    assert!(!annotations.contains_key("eks.amazonaws.com/audience"));
+    assert_eq!(
+        annotations
+            .get("eks.amazonaws.com/audience")
+            .map(String::as_str),
+        Some("stale"),
+        "another tool's IRSA annotation is not the binding's to remove"
+    );
     assert!(!annotations.contains_key(ownership::OWNER_KEY));
 }
 
@@ -404,7 +410,7 @@ async fn read_is_one_round_trip_and_finds_the_binding_gone_when_everything_is() 
 }
 
 #[tokio::test(start_paused = true)]
-async fn delete_takes_two_round_trips_and_tolerates_what_is_already_gone() {
+async fn delete_takes_three_round_trips_and_tolerates_what_is_already_gone() {
     let fake = Fake::with_namespaces(&NAMESPACES);
     let state = created(&fake, &manager_config()).await;
     fake.edit(|w| {
@@ -417,15 +423,14 @@ async fn delete_takes_two_round_trips_and_tolerates_what_is_already_gone() {
         &Binding::from_value(&state),
     )
     .await;
-    assert_eq!(started.elapsed(), LATENCY * 2);
+    // Re-read the role, detach its policies, delete it.
+    assert_eq!(started.elapsed(), LATENCY * 3);
     assert!(outcome.state.is_none(), "{:?}", outcome.diagnostics);
     assert!(fake.inventory().is_empty(), "{:?}", fake.inventory());
 }
 
-#[tokio::test(start_paused = true)]
-async fn delete_removes_policies_attached_outside_terraform() {
-    let fake = Fake::with_namespaces(&NAMESPACES);
-    let state = created(&fake, &manager_config()).await;
+/// A managed and an inline policy put on the binding's role outside Terraform.
+fn attach_by_hand(fake: &Fake) {
     fake.edit(|w| {
         w.attached("ci-runner-gitlab-runner")
             .unwrap()
@@ -434,6 +439,47 @@ async fn delete_removes_policies_attached_outside_terraform() {
             .unwrap()
             .insert("by-hand".into(), "{}".into());
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn delete_leaves_policies_attached_outside_terraform_and_the_role_with_an_error() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let state = created(&fake, &manager_config()).await;
+    attach_by_hand(&fake);
+    let outcome = delete(
+        &remote(&fake, Fanout::Concurrent),
+        &Binding::from_value(&state),
+    )
+    .await;
+    let detail = &outcome.diagnostics.0[0].detail;
+    assert!(
+        detail.contains("IAM role ci-runner-gitlab-runner was not deleted")
+            && detail.contains("managed policy arn:aws:iam::aws:policy/AdministratorAccess")
+            && detail.contains("inline policy by-hand")
+            && detail.contains("force_detach_policies = true"),
+        "{detail}"
+    );
+    // The binding's own policies and Kubernetes objects went; the others stay, on the role.
+    assert_eq!(
+        fake.inventory(),
+        [
+            "iam role ci-runner-gitlab-runner",
+            "attached arn:aws:iam::aws:policy/AdministratorAccess",
+            "inline by-hand"
+        ]
+    );
+    let left = outcome.state.expect("the role stays in the state");
+    assert!(left.role_unique_id.is_some());
+    assert_eq!(left.managed_policy_arns.iter().flatten().count(), 0);
+    assert!(left.service_account_uid.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn force_detach_policies_lets_delete_remove_policies_attached_outside_terraform() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let mut state = created(&fake, &manager_config()).await;
+    state.set_attr("force_detach_policies", true.into());
+    attach_by_hand(&fake);
     let outcome = delete(
         &remote(&fake, Fanout::Concurrent),
         &Binding::from_value(&state),
@@ -441,6 +487,42 @@ async fn delete_removes_policies_attached_outside_terraform() {
     .await;
     assert!(outcome.state.is_none(), "{:?}", outcome.diagnostics);
     assert!(fake.inventory().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn delete_leaves_a_role_recreated_under_the_same_name_alone() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let state = created(&fake, &manager_config()).await;
+    // The binding's role went and someone made another of that name (what a destroy with
+    // -refresh=false then finds).
+    fake.edit(|w| {
+        let role = w.role("ci-runner-gitlab-runner").unwrap();
+        role.role_id = "AROAOTHERROLE".into();
+        role.tags.clear();
+        w.attached("ci-runner-gitlab-runner").unwrap().clear();
+        w.inline("ci-runner-gitlab-runner").unwrap().clear();
+    });
+    let outcome = delete(
+        &remote(&fake, Fanout::Concurrent),
+        &Binding::from_value(&state),
+    )
+    .await;
+    let detail = &outcome.diagnostics.0[0].detail;
+    assert!(
+        detail.contains("IAM role ci-runner-gitlab-runner is not the role this binding created")
+            && detail.contains("AROAOTHERROLE")
+            && detail.contains("It was left alone"),
+        "{detail}"
+    );
+    assert_eq!(fake.inventory(), ["iam role ci-runner-gitlab-runner"]);
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("iam:Detach") || c.starts_with("iam:DeleteRole")),
+        "{:?}",
+        fake.calls()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -26,16 +26,19 @@ pub fn effective_rules(preset: Option<&str>, explicit: &[RbacRule]) -> Vec<RbacR
     all
 }
 
-/// What GitLab documents for the runner manager of the Kubernetes executor.
+/// What GitLab documents for the runner manager of the Kubernetes executor of GitLab Runner
+/// 17.9 to 18.x, row for row.
 ///
 /// Source: GitLab Runner documentation, "Kubernetes executor" > "Configure runner API
 /// permissions" (<https://docs.gitlab.com/runner/executors/kubernetes/#configure-runner-api-permissions>,
-/// `docs/executors/kubernetes/_index.md` in gitlab-org/gitlab-runner, the version that
-/// describes the informers of GitLab Runner 17.9.0 and later; checked for this provider's
-/// 0.1 release). Every resource and verb of that table is here, in its order, including the
-/// ones only some feature flags use (events, pods/log, pods/attach, pods list/watch), so that
-/// runners work whatever flags a job sets. Left out: `namespaces` create/delete, needed only for
-/// `namespace_per_job` and not grantable by a namespaced Role (namespaces are cluster-scoped).
+/// `docs/executors/kubernetes/_index.md` in gitlab-org/gitlab-runner; the table is generated
+/// from the `// kubeAPI:` annotations of `executors/kubernetes`). The 17.9 to 18.x table has
+/// exactly these rows, in this order, including the verbs only some feature flags use (events,
+/// pods/log, pods/attach, pods list/watch for the informers of 17.9.0 and later), so that
+/// runners work whatever flags a job sets. Left out: `namespaces` create/delete, needed only
+/// for `namespace_per_job` and not grantable by a namespaced Role (namespaces are
+/// cluster-scoped). Newer documentation adds rows that only optional settings use; they are
+/// [`OPTIONAL_ROWS`], not part of the preset.
 fn kubernetes_executor() -> Vec<RbacRule> {
     let core = |resource: &str, verbs: &[&str]| RbacRule::core(resource, verbs);
     vec![
@@ -48,6 +51,62 @@ fn kubernetes_executor() -> Vec<RbacRule> {
         core("serviceaccounts", &["get"]),
         core("services", &["create", "get"]),
     ]
+}
+
+/// Rows newer GitLab Runner documentation adds for optional settings, beyond the 17.9 to 18.x
+/// table the preset matches: the `rule` blocks to add for each (the docs page shows them).
+pub struct OptionalRows {
+    /// The setting or feature flag that needs them, as GitLab's table names it.
+    pub setting: &'static str,
+    /// The namespaced rules, as (API group, resource, verbs).
+    pub rules: &'static [(&'static str, &'static str, &'static [&'static str])],
+    /// Documented rows a namespaced Role cannot grant (cluster-scoped resources).
+    pub cluster_scoped: &'static [&'static str],
+}
+
+/// The optional rows of the newer "Configure runner API permissions" table (the
+/// `kubernetes.autoscaler` and `pod_disruption_budget` settings, and the
+/// `FF_SUSPENDABLE_ENVIRONMENTS` feature flag: its `persistentvolumeclaims` and `configmaps`
+/// calls are annotated `// kubeAPI: ..., FF_SUSPENDABLE_ENVIRONMENTS=true` in
+/// gitlab-org/gitlab-runner `executors/kubernetes`).
+pub const OPTIONAL_ROWS: [OptionalRows; 3] = [
+    OptionalRows {
+        setting: "kubernetes.autoscaler",
+        rules: &[(
+            "apps",
+            "deployments",
+            &["create", "delete", "get", "list", "update"],
+        )],
+        cluster_scoped: &["scheduling.k8s.io/priorityclasses create/get"],
+    },
+    OptionalRows {
+        setting: "pod_disruption_budget=true",
+        rules: &[("policy", "poddisruptionbudgets", &["create", "get"])],
+        cluster_scoped: &[],
+    },
+    OptionalRows {
+        setting: "FF_SUSPENDABLE_ENVIRONMENTS=true",
+        rules: &[
+            ("", "configmaps", &["create", "delete", "get", "update"]),
+            ("", "persistentvolumeclaims", &["create", "delete"]),
+        ],
+        cluster_scoped: &["namespaces get"],
+    },
+];
+
+/// A rule as the HCL `rule` block the docs show.
+pub fn rule_block_hcl(api_group: &str, resource: &str, verbs: &[&str]) -> String {
+    let quoted = |items: &[&str]| {
+        items
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "rule {{\n  api_groups = [{api_group:?}]\n  resources  = [{resource:?}]\n  verbs      = [{}]\n}}",
+        quoted(verbs)
+    )
 }
 
 #[cfg(test)]
@@ -116,5 +175,63 @@ mod tests {
         let all = effective_rules(Some(KUBERNETES_EXECUTOR), &explicit);
         assert_eq!(all.len(), 9);
         assert_eq!(all.last(), Some(&explicit[0]));
+    }
+}
+
+#[cfg(test)]
+mod optional_rows_tests {
+    use super::*;
+    use crate::codec::Value;
+    use crate::resources::irsa_binding::testing::{grant, manager_config, rule};
+    use crate::resources::irsa_binding::validate::validate;
+
+    fn docs_page() -> String {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/resources/irsa_binding.md"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_docs_show_the_rule_blocks_of_every_optional_row() {
+        let page = docs_page();
+        for rows in &OPTIONAL_ROWS {
+            assert!(page.contains(rows.setting), "{} is not named", rows.setting);
+            for (group, resource, verbs) in rows.rules {
+                let block = rule_block_hcl(group, resource, verbs);
+                let indented: String = block.lines().map(|l| format!("    {l}\n")).collect();
+                assert!(page.contains(&indented), "the docs do not show\n{indented}");
+            }
+            for left_out in rows.cluster_scoped {
+                assert!(page.contains(left_out), "{left_out} is not explained");
+            }
+        }
+    }
+
+    #[test]
+    fn the_optional_rule_blocks_are_valid_and_need_no_opt_in() {
+        let mut config = manager_config();
+        let rules: Vec<Value> = OPTIONAL_ROWS
+            .iter()
+            .flat_map(|rows| rows.rules.iter())
+            .map(|(group, resource, verbs)| rule(&[*group], &[*resource], verbs))
+            .collect();
+        config.set_attr(
+            "grant",
+            Value::List(vec![grant("ci-jobs", Some(KUBERNETES_EXECUTOR), rules)]),
+        );
+        let diags = validate(&config);
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn the_schema_says_which_runner_versions_the_preset_matches() {
+        let page = docs_page();
+        let preset = page
+            .lines()
+            .find(|l| l.starts_with("- `preset` (String)"))
+            .expect("the generated schema documents preset");
+        assert!(preset.contains("GitLab Runner 17.9 to 18.x"), "{preset}");
+        assert!(preset.contains("FF_SUSPENDABLE_ENVIRONMENTS"), "{preset}");
     }
 }

@@ -140,12 +140,23 @@ pub trait Kube: Send + Sync {
         name: &str,
         patch: &serde_json::Value,
     ) -> Result<ServiceAccount, KubeError>;
-    /// Server-side applies the binding's fields of a ServiceAccount (forcing ownership).
+    /// Server-side applies the binding's fields of a ServiceAccount; without `force`, fields
+    /// another manager owns with other values are a `Conflict` listing them.
     async fn apply_service_account(
         &self,
         namespace: &str,
         name: &str,
         intent: &serde_json::Value,
+        force: bool,
+    ) -> Result<ServiceAccount, KubeError>;
+    /// Merge-patches a ServiceAccount as the field manager `manager` (gives a taken-over field
+    /// back to its manager).
+    async fn patch_service_account_as(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &serde_json::Value,
+        manager: &str,
     ) -> Result<ServiceAccount, KubeError>;
     /// Deletes a ServiceAccount if its uid is `uid`; `Ok(false)` when already gone.
     async fn delete_service_account(

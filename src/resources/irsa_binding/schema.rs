@@ -163,7 +163,8 @@ fn root() -> Block {
         "token_expiration",
         Type::Number,
         "Sets the `eks.amazonaws.com/token-expiration` annotation: lifetime in seconds of the \
-         projected token the webhook mounts, 3600 to 86400.",
+         projected token the webhook mounts, 600 (the webhook's and kube-apiserver's minimum) to \
+         86400.",
     ))
     .attr(Attribute::with_default(
         "adopt_existing_service_account",
@@ -171,8 +172,33 @@ fn root() -> Block {
         false.into(),
         "Take over a ServiceAccount that already exists (for example one the gitlab-runner \
          Helm chart made) instead of failing. The binding then writes only its own fields, \
-         with server-side apply, and on destroy removes exactly those fields instead of \
-         deleting the ServiceAccount.",
+         with server-side apply without force: a field another manager owns with a different \
+         value is an error naming both (see `take_over_conflicting_fields`). Annotations, \
+         labels and `automountServiceAccountToken` the binding does not set are left as they \
+         are, including other tools' `eks.amazonaws.com/*` annotations. On destroy it removes \
+         exactly the fields it owns instead of deleting the ServiceAccount.",
+    ))
+    .attr(Attribute::with_default(
+        "force_detach_policies",
+        Type::Bool,
+        false.into(),
+        "Let destroy (and a role rename, for the old role) detach managed policies and delete \
+         inline policies that this binding does not manage, such as ones attached by hand or \
+         by another tool. By default the binding removes only its own `managed_policy_arns` \
+         and `inline_policies`; when IAM then refuses to delete the role because others are \
+         still attached, the role is left in place with an error naming them. Destroy uses the \
+         value in the state: apply `true` first, then destroy.",
+    ))
+    .attr(Attribute::with_default(
+        "take_over_conflicting_fields",
+        Type::Bool,
+        false.into(),
+        "With `adopt_existing_service_account`: take over fields of the ServiceAccount that \
+         another field manager (Helm, kubectl, another controller) owns with a different \
+         value. By default such a field is an error naming the manager and the field, and \
+         nothing is written. With `true`, the binding applies with force, records each \
+         field's manager and previous value in `taken_over_fields`, and gives them back on \
+         destroy (or when the binding stops setting the field).",
     ))
     .attr(Attribute::with_default(
         "allow_wildcards",
@@ -180,6 +206,18 @@ fn root() -> Block {
         false.into(),
         "Allow `*` in the `api_groups`, `resources` or `verbs` of `rule` blocks. Refused by \
          default: a wildcard grants far more than a runner needs.",
+    ))
+    .attr(Attribute::with_default(
+        "allow_privilege_escalation",
+        Type::Bool,
+        false.into(),
+        "Allow `rule` blocks that are privilege-escalation paths in Kubernetes \
+         [RBAC good practices](https://kubernetes.io/docs/concepts/security/rbac-good-practices/): \
+         the verbs `escalate`, `bind` and `impersonate`, `create` on `serviceaccounts/token`, \
+         and `create`, `update`, `patch`, `delete` or `deletecollection` on `roles`, \
+         `rolebindings`, `clusterroles` or `clusterrolebindings` (wildcards count for what \
+         they cover). Refused by default: a runner needs none of them, and each lets the \
+         ServiceAccount gain permissions it was not given.",
     ))
     .attr(Attribute::computed(
         "role_arn",
@@ -220,6 +258,18 @@ fn root() -> Block {
         )
         .use_state_for_unknown(),
     )
+    .attr(Attribute::computed(
+        "taken_over_fields",
+        Type::list(Type::object([
+            ("field", Type::String),
+            ("manager", Type::String),
+            ("previous_value", Type::String),
+        ])),
+        "Fields of an adopted ServiceAccount the binding took over from another field manager \
+         (`take_over_conflicting_fields`): the field as the API server names it, the manager \
+         that owned it and its value then. Destroy writes each value back as that manager, \
+         unless someone else has set the field since.",
+    ))
     .attr(Attribute::computed(
         "irsa_annotations",
         Type::map(Type::String),
@@ -292,14 +342,17 @@ fn grant_block() -> NestedBlock {
     .attr(Attribute::optional(
         "preset",
         Type::String,
-        "A named rule set. `kubernetes-executor`: exactly the permissions GitLab documents \
-         for the runner manager of the Kubernetes executor (\"Configure runner API \
-         permissions\", GitLab Runner 17.9 and later): `events` list/watch, `pods` \
+        "A named rule set. `kubernetes-executor`: the permissions GitLab documents for the \
+         runner manager of the Kubernetes executor (\"Configure runner API permissions\"), \
+         row for row as the table of GitLab Runner 17.9 to 18.x has them: `events` list/watch, `pods` \
          create/delete/get/list/watch, `pods/attach` and `pods/exec` create/delete/get/patch, \
          `pods/log` get/list, `secrets` create/delete/get/update, `serviceaccounts` get, \
          `services` create/get; the documented `namespaces` create/delete for \
-         `namespace_per_job` is left out because a namespaced Role cannot grant it. `none`: \
-         no rules besides the `rule` blocks.",
+         `namespace_per_job` is left out because a namespaced Role cannot grant it. Newer \
+         runner documentation adds optional rows (for `kubernetes.autoscaler`, \
+         `pod_disruption_budget` and `FF_SUSPENDABLE_ENVIRONMENTS`) that the preset does not \
+         include: add them as `rule` blocks when you use those settings (the resource page \
+         shows them). `none`: no rules besides the `rule` blocks.",
     ))
     .attr(Attribute::computed(
         "role_name",

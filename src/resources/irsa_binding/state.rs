@@ -209,10 +209,15 @@ fn reconcile_service_account(
         return;
     };
     state.service_account_uid = Some(account.uid.clone());
+    // On an adopted ServiceAccount, IRSA annotations another manager owns are not the
+    // binding's (it leaves them alone); on one it created, every one is.
+    let adopted = basis.service_account_adopted == Some(true);
+    let owned = account.owned.as_ref();
     state.irsa_annotations = account
         .annotations
         .iter()
         .filter(|(k, _)| IRSA_ANNOTATIONS.contains(&k.as_str()))
+        .filter(|(k, _)| !adopted || owned.is_none_or(|o| o.annotations.contains(*k)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     match scope {

@@ -21,7 +21,7 @@ use super::objects;
 use super::remote::{
     IamRole, ObservedRbacRole, ObservedRoleBinding, ObservedServiceAccount, Remote,
 };
-use super::{irsa, trust};
+use super::{takeover, trust};
 
 /// A boxed step, so that steps of different kinds can fan out together.
 pub type Step<'a> = Pin<Box<dyn Future<Output = Result<(), BindingError>> + Send + 'a>>;
@@ -378,41 +378,66 @@ pub async fn create_service_account(
             name: name.clone(),
         });
     }
-    let applied = adopt_service_account(remote, planned).await?;
+    let applied = adopt_service_account(remote, planned, &[], journal).await?;
     Ok(record_account(journal, planned, &applied, true))
 }
 
-/// Writes the binding's fields on an adopted ServiceAccount (server-side apply), and removes
-/// IRSA annotations someone else set that the binding does not want (a stale audience or
-/// token lifetime would silently change how pods authenticate).
+/// Writes the binding's fields on an adopted ServiceAccount with server-side apply, without
+/// force: fields another manager owns with other values are an error naming them, unless the
+/// plan sets `take_over_conflicting_fields` (then they are recorded with their values and
+/// taken with force). Recorded fields the binding no longer sets are given back. Other
+/// annotations, `eks.amazonaws.com/*` included, are not the binding's and stay as they are.
 pub async fn adopt_service_account(
     remote: &Remote<'_>,
     planned: &Binding,
+    recorded: &[super::model::TakenOverField],
+    journal: &Journal,
 ) -> Result<k8s_openapi::api::core::v1::ServiceAccount, BindingError> {
     let (namespace, name) = (&planned.namespace, &planned.service_account_name);
-    let applied = remote
+    let intent = objects::service_account_intent(planned);
+    let mut records = recorded.to_vec();
+    let applied = match remote
         .kube
-        .apply_service_account(namespace, name, &objects::service_account_intent(planned))
-        .await?;
-    let foreign: serde_json::Map<String, serde_json::Value> = applied
-        .metadata
-        .annotations
-        .iter()
-        .flatten()
-        .filter(|(key, _)| {
-            irsa::IRSA_ANNOTATIONS.contains(&key.as_str())
-                && !planned.irsa_annotations.contains_key(*key)
-        })
-        .map(|(key, _)| (key.clone(), serde_json::Value::Null))
-        .collect();
-    if foreign.is_empty() {
-        return Ok(applied);
-    }
-    let patch = serde_json::json!({"metadata": {"annotations": foreign}});
-    Ok(remote
-        .kube
-        .patch_service_account(namespace, name, &patch)
-        .await?)
+        .apply_service_account(namespace, name, &intent, false)
+        .await
+    {
+        Ok(applied) => applied,
+        Err(error) if !error.conflicts().is_empty() => {
+            if !planned.take_over_conflicting_fields {
+                return Err(BindingError::FieldConflicts {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    conflicts: error.conflicts().to_vec(),
+                });
+            }
+            let conflicts = error.conflicts().to_vec();
+            let current = remote
+                .kube
+                .get_service_account(namespace, name)
+                .await?
+                .ok_or(BindingError::Kube(error))?;
+            records = takeover::record(&records, &conflicts, &current);
+            // Recorded before the forced apply, so that a failure from here on still gives
+            // the values back.
+            journal.record(Done::TookOver {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                fields: records.clone(),
+            });
+            remote
+                .kube
+                .apply_service_account(namespace, name, &intent, true)
+                .await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let (applied, held) = takeover::give_back(remote, applied, records).await?;
+    journal.record(Done::TookOver {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        fields: held,
+    });
+    Ok(applied)
 }
 
 fn record_account(
@@ -562,23 +587,38 @@ pub async fn ensure_role_binding(
     .into())
 }
 
-/// Deletes a role and everything attached to it: the policies the state knows first (all at
-/// once), then the role; if IAM still refuses (policies attached outside Terraform), lists and
-/// removes what is attached and tries once more. A role already gone is fine.
+/// Deletes the role `prior` names, after re-reading it: a role of that name that is not the
+/// one the state knows (another RoleId, or marked as another binding's, e.g. recreated out of
+/// band and planned with `-refresh=false`) is left alone with an error. The policies the
+/// state knows are detached and deleted first (all at once), then the role. If IAM still
+/// refuses (`DeleteConflict`: policies attached outside Terraform), those are detached too
+/// only with `force_detach`; otherwise the role stays, with an error naming them. A role
+/// already gone is fine.
 pub async fn delete_role_fully(
     remote: &Remote<'_>,
-    name: &str,
-    known_managed: &[String],
-    known_inline: &[String],
+    prior: &Binding,
+    force_detach: bool,
 ) -> Result<(), BindingError> {
+    let name = prior.role_name.as_str();
+    let Some(current) = remote.iam.get_role(name).await? else {
+        return Ok(());
+    };
+    ensure_same_role(prior, &current)?;
+    let known_managed: Vec<&String> = prior.managed_policy_arns.iter().flatten().collect();
+    let known_inline: Vec<&String> = prior
+        .inline_policies
+        .iter()
+        .flatten()
+        .map(|(name, _)| name)
+        .collect();
     let gate = Gate::default();
     let mut steps: Vec<Step<'_>> = Vec::new();
-    for arn in known_managed {
+    for arn in &known_managed {
         steps.push(Box::pin(async move {
             ignore_not_found(remote.iam.detach_policy(name, arn).await)
         }));
     }
-    for policy in known_inline {
+    for policy in &known_inline {
         steps.push(Box::pin(async move {
             ignore_not_found(remote.iam.delete_inline_policy(name, policy).await)
         }));
@@ -601,6 +641,14 @@ pub async fn delete_role_fully(
         .await;
     let attached: Vec<String> = attached?.into_iter().collect();
     let inline: Vec<String> = inline?.into_iter().collect();
+    let nothing_else = attached.is_empty() && inline.is_empty();
+    if !(force_detach || nothing_else) {
+        return Err(BindingError::ForeignPolicies {
+            name: name.to_string(),
+            managed: attached,
+            inline,
+        });
+    }
     let mut steps: Vec<Step<'_>> = Vec::new();
     for arn in &attached {
         steps.push(Box::pin(async move {
@@ -616,6 +664,23 @@ pub async fn delete_role_fully(
         return Err(error);
     }
     ignore_not_found(remote.iam.delete_role(name).await)
+}
+
+/// Fails unless `current` is the role `prior` records: the same RoleId (IAM never reuses
+/// one), and not marked as another binding's.
+fn ensure_same_role(prior: &Binding, current: &IamRole) -> Result<(), BindingError> {
+    let owner = current.tags.get(ownership::OWNER_KEY);
+    let same_id = prior.role_unique_id.as_deref() == Some(current.role_id.as_str());
+    let same_owner = owner.is_none_or(|o| *o == prior.id());
+    if same_id && same_owner {
+        return Ok(());
+    }
+    Err(BindingError::RoleReplaced {
+        name: current.name.clone(),
+        expected_id: prior.role_unique_id.clone().unwrap_or_default(),
+        found_id: current.role_id.clone(),
+        owner: owner.cloned(),
+    })
 }
 
 /// `Ok` for success and for "not found".

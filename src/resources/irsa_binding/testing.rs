@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::codec::{Diagnostics, Value};
 use crate::framework::{PlannedChange, plan_change};
 
-use super::plan::{ProviderDefaults, modify_plan};
+use super::plan::ProviderDefaults;
 use super::schema::schema;
 
 /// The OIDC provider of the test cluster.
@@ -112,7 +112,7 @@ pub fn plan_with(
     let schema = schema();
     let proposed = propose(&schema.block, prior, config);
     let mut change = plan_change(&schema, prior, &proposed, config);
-    let mut diags = modify_plan(defaults, &mut change);
+    let mut diags = super::plan_without_api(defaults, &mut change);
     crate::framework::finish_plan_for_tests(&schema, &mut change);
     diags.extend(crate::framework::check_plan_for_tests(&schema, &change));
     (change, diags)

@@ -36,7 +36,7 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
     let mut switched = !moved;
 
     if in_place_move {
-        match delete_old_role(remote, prior).await {
+        match delete_old_role(remote, prior, planned).await {
             Ok(()) => switched = true,
             Err(error) => errors.push(error),
         }
@@ -92,7 +92,7 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
             Ok(result) => {
                 account = result;
                 switched = true;
-                if let Err(error) = delete_old_role(remote, prior).await {
+                if let Err(error) = delete_old_role(remote, prior, planned).await {
                     errors.push(BindingError::OldRoleLeft {
                         new: planned.role_name.clone(),
                         old: prior.role_name.clone(),
@@ -170,6 +170,8 @@ fn applied_state(
         .or(prior.service_account_adopted)
         .or(Some(false));
     state.verified_identity_arn = verified;
+    state.taken_over_fields =
+        journal::taken_over(&journal.entries()).unwrap_or_else(|| prior.taken_over_fields.clone());
     state
 }
 
@@ -198,6 +200,8 @@ fn failure_basis(prior: &Binding, planned: &Binding, journal: &Journal, switched
     if basis.service_account_uid.is_none() {
         basis.service_account_uid = prior.service_account_uid.clone();
     }
+    basis.taken_over_fields =
+        journal::taken_over(&journal.entries()).unwrap_or_else(|| prior.taken_over_fields.clone());
     let union_set = |a: &Option<BTreeSet<String>>, b: &Option<BTreeSet<String>>| match (a, b) {
         (None, None) => None,
         _ => Some(a.iter().chain(b.iter()).flatten().cloned().collect()),
@@ -226,21 +230,14 @@ fn failure_basis(prior: &Binding, planned: &Binding, journal: &Journal, switched
     basis
 }
 
-/// Deletes the role the prior state names, with the policies it knows of.
-async fn delete_old_role(remote: &Remote<'_>, prior: &Binding) -> Result<(), BindingError> {
-    let managed: Vec<String> = prior
-        .managed_policy_arns
-        .iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let inline: Vec<String> = prior
-        .inline_policies
-        .iter()
-        .flatten()
-        .map(|(name, _)| name.clone())
-        .collect();
-    steps::delete_role_fully(remote, &prior.role_name, &managed, &inline).await
+/// Deletes the role the prior state names, with the policies it knows of (and others only
+/// when the plan sets `force_detach_policies`).
+async fn delete_old_role(
+    remote: &Remote<'_>,
+    prior: &Binding,
+    planned: &Binding,
+) -> Result<(), BindingError> {
+    steps::delete_role_fully(remote, prior, planned.force_detach_policies).await
 }
 
 /// The steps that bring an existing role from `prior` to `planned`.
@@ -333,7 +330,7 @@ async fn update_service_account(
     let (namespace, name) = (&planned.namespace, &planned.service_account_name);
     let adopted = prior.service_account_adopted == Some(true);
     let object = if adopted {
-        steps::adopt_service_account(remote, planned).await?
+        steps::adopt_service_account(remote, planned, &prior.taken_over_fields, journal).await?
     } else {
         remote
             .kube

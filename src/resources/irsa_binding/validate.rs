@@ -10,12 +10,17 @@ use crate::codec::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::ownership;
 
 use super::irsa::RESERVED_ANNOTATIONS;
-use super::presets;
+use super::{escalation, presets};
 
 /// IAM allows 50 tags per role; the provider's two ownership tags take two of them.
 const MAX_USER_TAGS: usize = 50 - 2;
 /// IAM's hard limit on managed policies per role (the default quota is 10).
 const MAX_MANAGED_POLICIES: usize = 20;
+/// The shortest projected-token lifetime the EKS Pod Identity Webhook accepts (10 minutes,
+/// kube-apiserver's TokenRequest minimum).
+pub const MIN_TOKEN_EXPIRATION: i64 = 600;
+/// The longest (24 hours, EKS's maximum).
+pub const MAX_TOKEN_EXPIRATION: i64 = 86_400;
 /// IAM's limit on the total size of a role's inline policies (whitespace not counted).
 const MAX_INLINE_POLICY_CHARS: usize = 10_240;
 
@@ -28,6 +33,15 @@ pub fn validate(config: &Value) -> Diagnostics {
     checks.grants(config);
     checks.verify(config);
     checks.diagnostics
+}
+
+/// The opt-ins that let a `rule` block grant more than a runner needs.
+#[derive(Clone, Copy)]
+struct Allowances {
+    /// `allow_wildcards`.
+    wildcards: bool,
+    /// `allow_privilege_escalation`.
+    privilege_escalation: bool,
 }
 
 #[derive(Default)]
@@ -363,13 +377,19 @@ impl Checks {
                 }
             }
         }
-        if let Some(seconds) = not_whole_within(config.get("token_expiration"), 3600..=86400) {
+        // The webhook's floor is kube-apiserver's TokenRequest minimum, 10 minutes
+        // (aws/amazon-eks-pod-identity-webhook, pkg/constants.go `MinTokenExpiration`); its
+        // ceiling is EKS's 24 hours (`DefaultTokenExpiration`).
+        if let Some(seconds) = not_whole_within(
+            config.get("token_expiration"),
+            MIN_TOKEN_EXPIRATION..=MAX_TOKEN_EXPIRATION,
+        ) {
             self.error(
                 AttributePath::new("token_expiration"),
                 "Invalid token expiration",
                 format!(
                     "{seconds} is not what the EKS Pod Identity Webhook accepts, a whole number \
-                     of seconds from 3600 to 86400."
+                     of seconds from {MIN_TOKEN_EXPIRATION} to {MAX_TOKEN_EXPIRATION}."
                 ),
             );
         }
@@ -379,7 +399,13 @@ impl Checks {
         let Some(grants) = config.get("grant").as_elements() else {
             return;
         };
-        let allow_wildcards = config.get("allow_wildcards").as_bool().unwrap_or(false);
+        let allow = Allowances {
+            wildcards: config.get("allow_wildcards").as_bool().unwrap_or(false),
+            privilege_escalation: config
+                .get("allow_privilege_escalation")
+                .as_bool()
+                .unwrap_or(false),
+        };
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (index, grant) in grants.iter().enumerate() {
             let path = AttributePath::new("grant").index(index);
@@ -432,16 +458,13 @@ impl Checks {
                 );
             }
             for (rule_index, rule) in rules.as_elements().unwrap_or_default().iter().enumerate() {
-                self.rule(
-                    path.clone().attr("rule").index(rule_index),
-                    rule,
-                    allow_wildcards,
-                );
+                self.rule(path.clone().attr("rule").index(rule_index), rule, allow);
             }
         }
     }
 
-    fn rule(&mut self, path: AttributePath, rule: &Value, allow_wildcards: bool) {
+    fn rule(&mut self, path: AttributePath, rule: &Value, allow: Allowances) {
+        let allow_wildcards = allow.wildcards;
         let lists = [
             ("api_groups", rule.get("api_groups")),
             ("resources", rule.get("resources")),
@@ -514,6 +537,9 @@ impl Checks {
                 }
             }
         }
+        if !allow.privilege_escalation {
+            self.escalation(path.clone(), rule);
+        }
         if let Some(names) = rule.get("resource_names").as_elements() {
             if names.iter().any(|n| n.as_str() == Some("")) {
                 self.error(
@@ -540,6 +566,34 @@ impl Checks {
                 );
             }
         }
+    }
+
+    /// Refuses a rule that is a privilege-escalation path (see [`escalation`]).
+    fn escalation(&mut self, path: AttributePath, rule: &Value) {
+        let lists = [
+            rule.get("api_groups"),
+            rule.get("resources"),
+            rule.get("verbs"),
+        ];
+        if lists.iter().any(|list| !list.is_wholly_known()) {
+            return;
+        }
+        let [groups, resources, verbs] = lists.map(Value::string_elements);
+        let paths = escalation::escalation_paths(&groups, &resources, &verbs);
+        if paths.is_empty() {
+            return;
+        }
+        self.error(
+            path.attr("verbs"),
+            "Privilege escalation in RBAC rule",
+            format!(
+                "This rule is a privilege-escalation path: {}. Kubernetes \"RBAC good \
+                 practices\" (https://kubernetes.io/docs/concepts/security/rbac-good-practices/) \
+                 lists these as escalation risks, and a runner does not need them. It is \
+                 refused unless allow_privilege_escalation = true.",
+                paths.join("; ")
+            ),
+        );
     }
 
     fn verify(&mut self, config: &Value) {
@@ -721,7 +775,9 @@ fn iam_name(name: &str, max: usize) -> Result<(), String> {
     }
 }
 
-/// An IAM path: `/` or `/segments/` of printable ASCII, at most 512 characters.
+/// An IAM path as IAM's CreateRole accepts it: the pattern `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`
+/// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html>, `Path`), at most
+/// 512 characters. `//` matches the pattern, so empty segments are allowed.
 fn role_path(path: &str) -> Result<(), String> {
     if path.len() > 512 {
         return Err(format!(
@@ -731,9 +787,6 @@ fn role_path(path: &str) -> Result<(), String> {
     }
     if !path.starts_with('/') || !path.ends_with('/') {
         return Err("it must start and end with '/'".into());
-    }
-    if path.contains("//") {
-        return Err("it contains an empty segment ('//')".into());
     }
     if let Some(bad) = path.chars().find(|c| !('\u{21}'..='\u{7e}').contains(c)) {
         return Err(format!(

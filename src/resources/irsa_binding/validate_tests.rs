@@ -129,8 +129,8 @@ fn cases() -> Vec<Case> {
             path: "role_path",
         },
         Case {
-            what: "role path with an empty segment",
-            change: |c| set(c, "role_path", "/ci//x/".into()),
+            what: "role path with a space",
+            change: |c| set(c, "role_path", "/ci x/".into()),
             summary: "Invalid IAM role path",
             path: "role_path",
         },
@@ -458,8 +458,8 @@ fn cases() -> Vec<Case> {
             path: "annotations[\"-example.com/x\"]",
         },
         Case {
-            what: "token expiration under an hour",
-            change: |c| set(c, "token_expiration", Value::int(600)),
+            what: "token expiration under ten minutes",
+            change: |c| set(c, "token_expiration", Value::int(599)),
             summary: "Invalid token expiration",
             path: "token_expiration",
         },
@@ -541,6 +541,68 @@ fn cases() -> Vec<Case> {
             },
             summary: "Grant without permissions",
             path: "grant[0]",
+        },
+        Case {
+            what: "escalate verb",
+            change: |c| set_rule(c, "verbs", Value::string_list(["escalate"])),
+            summary: "Privilege escalation in RBAC rule",
+            path: "grant[2].rule[0].verbs",
+        },
+        Case {
+            what: "bind verb",
+            change: |c| set_rule(c, "verbs", Value::string_list(["get", "bind"])),
+            summary: "Privilege escalation in RBAC rule",
+            path: "grant[2].rule[0].verbs",
+        },
+        Case {
+            what: "impersonate verb",
+            change: |c| {
+                set_rule(c, "resources", Value::string_list(["serviceaccounts"]));
+                set_rule(c, "verbs", Value::string_list(["impersonate"]));
+            },
+            summary: "Privilege escalation in RBAC rule",
+            path: "grant[2].rule[0].verbs",
+        },
+        Case {
+            what: "create on serviceaccounts/token",
+            change: |c| {
+                set_rule(
+                    c,
+                    "resources",
+                    Value::string_list(["serviceaccounts/token"]),
+                );
+                set_rule(c, "verbs", Value::string_list(["create"]));
+            },
+            summary: "Privilege escalation in RBAC rule",
+            path: "grant[2].rule[0].verbs",
+        },
+        Case {
+            what: "write access to rolebindings",
+            change: |c| {
+                set_rule(
+                    c,
+                    "api_groups",
+                    Value::string_list(["rbac.authorization.k8s.io"]),
+                );
+                set_rule(c, "resources", Value::string_list(["rolebindings"]));
+                set_rule(c, "verbs", Value::string_list(["get", "patch"]));
+            },
+            summary: "Privilege escalation in RBAC rule",
+            path: "grant[2].rule[0].verbs",
+        },
+        Case {
+            what: "write access to clusterroles",
+            change: |c| {
+                set_rule(
+                    c,
+                    "api_groups",
+                    Value::string_list(["rbac.authorization.k8s.io"]),
+                );
+                set_rule(c, "resources", Value::string_list(["clusterroles"]));
+                set_rule(c, "verbs", Value::string_list(["create"]));
+            },
+            summary: "Privilege escalation in RBAC rule",
+            path: "grant[2].rule[0].verbs",
         },
         Case {
             what: "wildcard verb",
@@ -748,4 +810,63 @@ fn resource_names_with_create_is_a_warning_not_an_error() {
         diags.0[0].summary,
         "resource_names does not restrict every verb"
     );
+}
+
+#[test]
+fn what_the_apis_accept_is_accepted_ten_minute_tokens_and_empty_path_segments() {
+    for (name, value) in [
+        ("token_expiration", Value::int(600)),
+        ("token_expiration", Value::int(86_400)),
+        ("role_path", "/ci//x/".into()),
+        ("role_path", "//".into()),
+        ("role_path", "/".into()),
+    ] {
+        let mut config = manager_config();
+        set(&mut config, name, value.clone());
+        let diags = validate(&config);
+        assert!(diags.is_empty(), "{name} = {value:?}: {diags:?}");
+    }
+}
+
+#[test]
+fn escalation_paths_are_accepted_when_asked_for_by_name() {
+    let mut config = manager_config();
+    set_rule(
+        &mut config,
+        "api_groups",
+        Value::string_list(["rbac.authorization.k8s.io"]),
+    );
+    set_rule(
+        &mut config,
+        "resources",
+        Value::string_list(["rolebindings"]),
+    );
+    set_rule(&mut config, "verbs", Value::string_list(["create", "bind"]));
+    assert_eq!(
+        validate(&config).0[0].summary,
+        "Privilege escalation in RBAC rule"
+    );
+    config.set_attr("allow_privilege_escalation", true.into());
+    assert!(validate(&config).is_empty());
+}
+
+#[test]
+fn reading_rbac_objects_needs_no_opt_in() {
+    let mut config = manager_config();
+    set_rule(
+        &mut config,
+        "api_groups",
+        Value::string_list(["rbac.authorization.k8s.io"]),
+    );
+    set_rule(
+        &mut config,
+        "resources",
+        Value::string_list(["roles", "rolebindings"]),
+    );
+    set_rule(
+        &mut config,
+        "verbs",
+        Value::string_list(["get", "list", "watch"]),
+    );
+    assert!(validate(&config).is_empty());
 }
