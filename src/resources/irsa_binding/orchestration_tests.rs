@@ -490,6 +490,50 @@ async fn force_detach_policies_lets_delete_remove_policies_attached_outside_terr
 }
 
 #[tokio::test(start_paused = true)]
+async fn delete_removes_the_cache_policy_of_this_provider_without_force_detach() {
+    // What a rename of the manager role meets: gitlabrunner_cache's inline policy is still on
+    // the old role, and the cache moves it to the new role after the binding's update.
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let state = created(&fake, &manager_config()).await;
+    let cache_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}Objects","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::cache/*"}}]}}"#,
+        crate::ownership::CACHE_STATEMENT_ID_PREFIX
+    );
+    fake.edit(|w| {
+        w.inline("ci-runner-gitlab-runner")
+            .unwrap()
+            .insert("gitlab-runner-cache".into(), cache_policy.clone());
+    });
+    let outcome = delete(
+        &remote(&fake, Fanout::Concurrent),
+        &Binding::from_value(&state),
+    )
+    .await;
+    assert!(outcome.state.is_none(), "{:?}", outcome.diagnostics);
+    assert!(fake.inventory().is_empty());
+
+    // Beside a policy of someone else's, the cache's alone does not make the delete go ahead.
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let state = created(&fake, &manager_config()).await;
+    attach_by_hand(&fake);
+    fake.edit(|w| {
+        w.inline("ci-runner-gitlab-runner")
+            .unwrap()
+            .insert("gitlab-runner-cache".into(), cache_policy.clone());
+    });
+    let outcome = delete(
+        &remote(&fake, Fanout::Concurrent),
+        &Binding::from_value(&state),
+    )
+    .await;
+    let detail = &outcome.diagnostics.0[0].detail;
+    assert!(
+        detail.contains("inline policy by-hand") && !detail.contains("gitlab-runner-cache"),
+        "{detail}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn delete_leaves_a_role_recreated_under_the_same_name_alone() {
     let fake = Fake::with_namespaces(&NAMESPACES);
     let state = created(&fake, &manager_config()).await;

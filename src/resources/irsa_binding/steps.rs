@@ -3,6 +3,7 @@
 //! own leftovers (an interrupted apply, recognised by the ownership markers) instead of
 //! failing on them or duplicating them.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -640,15 +641,16 @@ pub async fn delete_role_fully(
         )
         .await;
     let attached: Vec<String> = attached?.into_iter().collect();
-    let inline: Vec<String> = inline?.into_iter().collect();
-    let nothing_else = attached.is_empty() && inline.is_empty();
+    let (cache, foreign) = split_cache_policies(remote, name, inline?).await?;
+    let nothing_else = attached.is_empty() && foreign.is_empty();
     if !(force_detach || nothing_else) {
         return Err(BindingError::ForeignPolicies {
             name: name.to_string(),
             managed: attached,
-            inline,
+            inline: foreign,
         });
     }
+    let inline: Vec<String> = cache.into_iter().chain(foreign).collect();
     let mut steps: Vec<Step<'_>> = Vec::new();
     for arn in &attached {
         steps.push(Box::pin(async move {
@@ -664,6 +666,32 @@ pub async fn delete_role_fully(
         return Err(error);
     }
     ignore_not_found(remote.iam.delete_role(name).await)
+}
+
+/// Splits the role's inline policies into those `gitlabrunner_cache` wrote (see
+/// [`ownership::is_cache_policy`]) and the rest. The cache's policy is this provider's own: when
+/// the binding renames its role, the old role goes before the cache moves its permissions to
+/// the new one, so the binding may delete it without `force_detach_policies`.
+async fn split_cache_policies(
+    remote: &Remote<'_>,
+    role: &str,
+    inline: BTreeSet<String>,
+) -> Result<(Vec<String>, Vec<String>), BindingError> {
+    let mut lookups = Vec::with_capacity(inline.len());
+    for policy in &inline {
+        lookups.push(remote.iam.get_inline_policy(role, policy));
+    }
+    let documents = remote.fanout.all(lookups).await;
+    let mut cache = Vec::new();
+    let mut foreign = Vec::new();
+    for (policy, document) in inline.into_iter().zip(documents) {
+        match document? {
+            Some(text) if ownership::is_cache_policy(&text) => cache.push(policy),
+            Some(_) => foreign.push(policy),
+            None => {}
+        }
+    }
+    Ok((cache, foreign))
 }
 
 /// Fails unless `current` is the role `prior` records: the same RoleId (IAM never reuses
