@@ -48,6 +48,20 @@ fn namespace(name: &str) -> Namespace {
     serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap()
 }
 
+/// A GET through the proxy without kube-rs (and its retries), trusting the proxy's CA.
+async fn raw_get(proxy: &KubeProxy, path: &str) -> crate::fault_proxy::UpstreamAnswer {
+    let current = kubeconfig::Current::read(proxy.kubeconfig()).unwrap();
+    let target = current.upstream(proxy.kubeconfig()).unwrap();
+    let upstream =
+        TlsUpstream::new(&target.server, &target.server_name, target.client_config).unwrap();
+    let request = http::Request::get(path)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    crate::fault_proxy::Upstream::send(&upstream, request)
+        .await
+        .unwrap()
+}
+
 fn api_status(error: kube::Error) -> kube::core::Status {
     match error {
         kube::Error::Api(status) => *status,
@@ -81,7 +95,8 @@ async fn forwards_with_the_clients_token_over_verified_tls_and_logs_each_request
     assert_eq!(path_of(&log[0]), Some(NAMESPACES));
     assert_eq!(log[1].status, Some(200));
     assert_eq!(proxy.requests_about("through-proxy").len(), 0);
-    // The emulator saw the admin token the kubeconfig carries, not an anonymous request.
+    // The object exists upstream: the emulator took the write from the token the kubeconfig
+    // carries (an anonymous request may not create namespaces).
     let direct = Api::<Namespace>::all(client(&upstream.kubeconfig).await);
     direct.get("through-proxy").await.unwrap();
 }
@@ -106,12 +121,20 @@ async fn injected_failures_are_kubernetes_status_objects() {
         .unwrap_err();
     let status = api_status(refused);
     assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
-    let throttled = api_status(namespaces.get("missing").await.unwrap_err());
+    // Raw, as kube-rs itself retries 429s: the header and the Status as the server sends them.
+    let throttled = raw_get(&proxy, "/api/v1/namespaces/missing").await;
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.headers[http::header::RETRY_AFTER], "7");
+    let body: serde_json::Value = serde_json::from_slice(&throttled.body).unwrap();
     assert_eq!(
-        (throttled.code, throttled.reason.as_str()),
-        (429, "TooManyRequests")
+        [&body["kind"], &body["reason"], &body["code"]],
+        [
+            &serde_json::json!("Status"),
+            &serde_json::json!("TooManyRequests"),
+            &serde_json::json!(429)
+        ]
     );
-    assert_eq!(throttled.details.map(|d| d.retry_after_seconds), Some(7));
+    assert_eq!(body["details"]["retryAfterSeconds"], 7);
     // The first create failed without reaching the emulator; the second goes through.
     namespaces
         .create(&PostParams::default(), &namespace("refused"))
