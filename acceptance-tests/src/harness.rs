@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::aws::proxy::{AwsProxy, ProxyError};
 use crate::aws::{AwsClients, AwsEmulator, EmulatorError};
+use crate::kube_proxy::KubeProxy;
 use crate::kubernetes::{KubernetesError, KubernetesTarget};
 use crate::provider_build::{BuildError, ProviderBuild, build_provider};
 use crate::runtime::run_in_background;
@@ -40,7 +41,7 @@ pub enum HarnessError {
     /// No Kubernetes target.
     #[error(transparent)]
     Kubernetes(#[from] KubernetesError),
-    /// The AWS proxy did not start.
+    /// The AWS or Kubernetes proxy did not start.
     #[error(transparent)]
     Proxy(#[from] ProxyError),
     /// Setup failed earlier in this process (the first error, repeated for every test).
@@ -206,17 +207,6 @@ impl Harness {
             .map_err(|error| HarnessError::Kubernetes(error.clone()))
     }
 
-    /// The Kubernetes API emulator, for a test that injects faults or latency into Kubernetes
-    /// (`what`, e.g. "fault injection"); `None` against a real cluster, saying that `test` is
-    /// skipped and why. Panics when there is no Kubernetes target at all.
-    pub fn emulator_for(&self, test: &str, what: &str) -> Option<&kube_emulator::Emulator> {
-        let emulator = self.kubernetes().unwrap().emulator_handle();
-        if emulator.is_none() {
-            crate::say!("{test}: skipped: {what} needs the Kubernetes API emulator");
-        }
-        emulator
-    }
-
     /// A new workspace whose provider talks to the AWS emulator directly and, when a
     /// Kubernetes target exists, to it.
     pub fn workspace(&self) -> Result<Workspace, HarnessError> {
@@ -226,6 +216,18 @@ impl Harness {
     /// A new workspace whose provider talks to AWS through `proxy`.
     pub fn workspace_via(&self, proxy: &AwsProxy) -> Result<Workspace, HarnessError> {
         self.workspace_for_endpoint(proxy.url())
+    }
+
+    /// A new workspace whose provider talks to AWS through `aws` and to Kubernetes through
+    /// `kube`.
+    pub fn workspace_through(
+        &self,
+        aws: &AwsProxy,
+        kube: &KubeProxy,
+    ) -> Result<Workspace, HarnessError> {
+        let mut workspace = self.workspace_for_endpoint(aws.url())?;
+        workspace.set_kubeconfig(kube.kubeconfig());
+        Ok(workspace)
     }
 
     fn workspace_for_endpoint(&self, endpoint: &str) -> Result<Workspace, HarnessError> {
@@ -244,6 +246,12 @@ impl Harness {
     /// A fault-injecting proxy in front of the AWS emulator (see [`AwsProxy`]).
     pub fn start_proxy(&self) -> Result<AwsProxy, HarnessError> {
         Ok(AwsProxy::start(self.aws.endpoint())?)
+    }
+
+    /// A fault-injecting HTTPS proxy in front of the Kubernetes target, the emulator or a real
+    /// cluster (see [`KubeProxy`]); an error when there is no Kubernetes target.
+    pub fn start_kube_proxy(&self) -> Result<KubeProxy, HarnessError> {
+        Ok(KubeProxy::start(self.kubernetes()?.kubeconfig())?)
     }
 
     /// A moto server of the test's own on a free port, for what must not touch the shared

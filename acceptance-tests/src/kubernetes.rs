@@ -37,7 +37,7 @@ pub enum KubernetesTarget {
     },
     /// The project's Kubernetes API emulator, serving on the harness's background runtime.
     Emulator {
-        /// The running emulator: faults, latency, the request log.
+        /// The running emulator.
         emulator: kube_emulator::Emulator,
         /// Its admin kubeconfig (system:masters), over verified TLS.
         kubeconfig: PathBuf,
@@ -73,8 +73,8 @@ impl KubernetesTarget {
         })
     }
 
-    /// The emulator, for fault and latency injection and its request log; `None` on a real
-    /// cluster (tests that need injection skip there, saying so).
+    /// The emulator, for what only it offers (its own request log); `None` on a real cluster.
+    /// Faults and latency go through [`crate::kube_proxy::KubeProxy`] instead, on any target.
     pub fn emulator_handle(&self) -> Option<&kube_emulator::Emulator> {
         match self {
             Self::Emulator { emulator, .. } => Some(emulator),

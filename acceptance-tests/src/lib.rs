@@ -23,9 +23,11 @@
 
 pub mod aws;
 pub mod bench;
+pub mod fault_proxy;
 mod harness;
 pub mod hcl;
 mod http_probe;
+pub mod kube_proxy;
 pub mod kubernetes;
 mod names;
 pub mod plugin_client;

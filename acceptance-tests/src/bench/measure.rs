@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Harness;
-use crate::aws::proxy::{AwsProxy, Latency, critical_path_depth};
+use crate::aws::proxy::{AwsProxy, Latency, RequestRecord, critical_path_depth};
+use crate::kube_proxy::KubeProxy;
 use crate::plugin_client::StartedProvider;
 use crate::provider_process::{peak_rss_kib, provider_pids};
 use crate::terraform::Workspace;
@@ -81,9 +82,11 @@ pub struct Window {
     pub depth: usize,
     /// Requests made.
     pub requests: usize,
-    /// How long the AWS emulator took per request beyond the injected latency (median).
+    /// How long the AWS emulator took per request beyond the injected latency (median, as
+    /// the AWS proxy saw it).
     pub aws_service: Duration,
-    /// How long the Kubernetes emulator took per request beyond it (median).
+    /// How long the Kubernetes API server took per request beyond it (median, as the
+    /// Kubernetes proxy saw it: the proxy's TLS hop to it included).
     pub kube_service: Duration,
 }
 
@@ -148,11 +151,11 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// What the benchmark drives: the harness, a proxy in front of the AWS emulator, the
-/// Kubernetes emulator, and the prerequisites every binding uses.
+/// What the benchmark drives: the harness, proxies in front of the AWS emulator and of the
+/// Kubernetes target, and the prerequisites every binding uses.
 pub struct Bench<'a> {
     h: &'a Harness,
-    emulator: &'a kube_emulator::Emulator,
+    kube_proxy: KubeProxy,
     proxy: AwsProxy,
     kube: kube::Client,
     oidc_provider_arn: String,
@@ -163,16 +166,6 @@ pub struct Bench<'a> {
 impl<'a> Bench<'a> {
     /// Prepares the OIDC provider and managed policies.
     pub async fn new(h: &'a Harness, options: Options) -> Result<Self, BenchError> {
-        let emulator = h
-            .kubernetes()
-            .map_err(|e| failed("Kubernetes", e))?
-            .emulator_handle()
-            .ok_or_else(|| {
-                BenchError(
-                    "the benchmark needs the Kubernetes API emulator (unset TF_ACC_KUBECONFIG)"
-                        .into(),
-                )
-            })?;
         let kube = h
             .kubernetes()
             .map_err(|e| failed("Kubernetes", e))?
@@ -188,7 +181,9 @@ impl<'a> Bench<'a> {
             .map_err(|e| failed("managed policies", e))?;
         Ok(Self {
             h,
-            emulator,
+            kube_proxy: h
+                .start_kube_proxy()
+                .map_err(|e| failed("Kubernetes proxy", e))?,
             proxy: h.start_proxy().map_err(|e| failed("AWS proxy", e))?,
             kube,
             oidc_provider_arn,
@@ -198,23 +193,25 @@ impl<'a> Bench<'a> {
     }
 
     fn latency(&self, on: bool) {
-        let ms = if on {
-            self.options.latency.as_millis() as u64
-        } else {
-            0
-        };
-        self.proxy.set_latency(if on {
+        let latency = if on {
             Latency::Fixed(self.options.latency)
         } else {
             Latency::None
-        });
-        self.emulator.set_latency(kube_emulator::Latency::fixed(ms));
+        };
+        self.proxy.set_latency(latency);
+        self.kube_proxy.set_latency(latency);
+    }
+
+    /// Empties both proxies' logs before a measured run.
+    fn clear_logs(&self) {
+        self.proxy.clear_requests();
+        self.kube_proxy.clear_requests();
     }
 
     fn workspace(&self, mode: Mode) -> Result<Workspace, BenchError> {
         let mut ws = self
             .h
-            .workspace_via(&self.proxy)
+            .workspace_through(&self.proxy, &self.kube_proxy)
             .map_err(|e| failed("workspace", e))?;
         // Provider logging costs time a user does not pay.
         ws.remove_env("TF_LOG_PROVIDER");
@@ -258,22 +255,19 @@ impl<'a> Bench<'a> {
         args: &[&str],
         label: &str,
     ) -> Result<Window, BenchError> {
-        self.proxy.clear_requests();
-        let mark = self.emulator.requests().last().map_or(0, |r| r.seq);
+        self.clear_logs();
         self.latency(true);
         let wall = self.run(ws, args).await;
         self.latency(false);
         if let Some(dir) = &self.options.timeline {
-            self.write_timeline(mark, &dir.join(format!("{label}.tsv")))?;
+            self.write_timeline(&dir.join(format!("{label}.tsv")))?;
         }
-        Ok(self.window(mark, wall?))
+        Ok(self.window(wall?))
     }
 
-    /// The requests since `mark` on one time line: start and end in ms from the first
-    /// request, the side, what was asked.
-    fn write_timeline(&self, mark: u64, path: &std::path::Path) -> Result<(), BenchError> {
-        let origin = self.emulator.started_at();
-        let at = |ms: f64| origin + Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+    /// Both logs on one time line: start and end in ms from the first request, the side,
+    /// what was asked.
+    fn write_timeline(&self, path: &std::path::Path) -> Result<(), BenchError> {
         let mut rows: Vec<(Instant, Instant, String)> = self
             .proxy
             .requests()
@@ -282,19 +276,10 @@ impl<'a> Bench<'a> {
                 let what = format!("aws\t{} {}", r.kind(), r.param("RoleName").unwrap_or(""));
                 (r.started_at, r.finished_at, what)
             })
-            .chain(
-                self.emulator
-                    .requests()
-                    .iter()
-                    .filter(|r| r.seq > mark)
-                    .map(|r| {
-                        (
-                            at(r.start_ms),
-                            at(r.end_ms),
-                            format!("kube\t{} {}", r.method, r.path),
-                        )
-                    }),
-            )
+            .chain(self.kube_proxy.requests().iter().map(|r| {
+                let what = format!("kube\t{} {}", r.method, r.path);
+                (r.started_at, r.finished_at, what)
+            }))
             .collect();
         rows.sort_by_key(|(start, end, _)| (*start, *end));
         let Some(first) = rows.first().map(|(start, _, _)| *start) else {
@@ -310,23 +295,13 @@ impl<'a> Bench<'a> {
             .map_err(|e| failed(&format!("writing {}", path.display()), e))
     }
 
-    fn window(&self, mark: u64, wall: Duration) -> Window {
+    fn window(&self, wall: Duration) -> Window {
         let latency = self.options.latency;
-        let origin = self.emulator.started_at();
-        let at = |ms: f64| origin + Duration::from_secs_f64(ms.max(0.0) / 1000.0);
-        let aws: Vec<(Instant, Instant)> = self
-            .proxy
-            .requests()
-            .iter()
-            .map(|r| (r.started_at, r.finished_at))
-            .collect();
-        let kube: Vec<(Instant, Instant)> = self
-            .emulator
-            .requests()
-            .iter()
-            .filter(|r| r.seq > mark)
-            .map(|r| (at(r.start_ms), at(r.end_ms)))
-            .collect();
+        let intervals = |log: Vec<RequestRecord>| -> Vec<(Instant, Instant)> {
+            log.iter().map(|r| (r.started_at, r.finished_at)).collect()
+        };
+        let aws = intervals(self.proxy.requests());
+        let kube = intervals(self.kube_proxy.requests());
         let service = |intervals: &[(Instant, Instant)]| {
             median(
                 intervals
@@ -398,10 +373,9 @@ impl<'a> Bench<'a> {
 
     /// Runs `args` without latency and returns its requests.
     async fn unmeasured(&self, ws: &Workspace, args: &[&str]) -> Result<Window, BenchError> {
-        self.proxy.clear_requests();
-        let mark = self.emulator.requests().last().map_or(0, |r| r.seq);
+        self.clear_logs();
         let wall = self.run(ws, args).await?;
-        Ok(self.window(mark, wall))
+        Ok(self.window(wall))
     }
 
     /// Destroys everything in `ws` from a saved destroy plan (made without latency), with the

@@ -96,7 +96,13 @@ async fn main() -> ExitCode {
             ("AWS".to_string(), harness.aws().describe()),
             (
                 "Kubernetes".to_string(),
-                "kube-emulator (in the benchmark process)".to_string(),
+                match harness.kubernetes() {
+                    Ok(target) if target.is_real_cluster() => {
+                        format!("{}, through the Kubernetes proxy", target.describe())
+                    }
+                    _ => "kube-emulator (in the benchmark process), through the Kubernetes proxy"
+                        .to_string(),
+                },
             ),
         ];
         let doc = bench::report::markdown(&results, &bench::machine::describe(), &software);

@@ -1,5 +1,4 @@
-//! The API calls one operation made, read from the AWS proxy's and the Kubernetes emulator's
-//! request logs, as templates that can be aimed at another instance: every name a workload
+//! The API calls one operation made, read from the AWS and Kubernetes proxies' request logs, as templates that can be aimed at another instance: every name a workload
 //! instance uses contains its token, so replacing the token turns a call of the reference
 //! instance into the same call of any other.
 //!
@@ -10,9 +9,10 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::aws::proxy::{AwsProxy, FaultAction, FaultRule, Matcher, RequestRecord};
+use crate::fault_proxy::{FaultAction, FaultRule, HeldRequest, Matcher, RequestRecord};
+use crate::kube_proxy;
 
 /// The placeholder for the token in templates.
 const TOKEN: &str = "{token}";
@@ -34,11 +34,11 @@ pub enum CallTemplate {
         /// The S3 bucket.
         bucket: Option<String>,
     },
-    /// A Kubernetes API call.
+    /// A Kubernetes API call through the Kubernetes proxy.
     Kube {
         /// HTTP method.
         method: String,
-        /// Path.
+        /// Path (without the query).
         path: String,
     },
 }
@@ -129,10 +129,11 @@ impl CallTemplate {
 
     /// The template of a Kubernetes request of the instance `token`; `None` when the request
     /// is not about the instance.
-    pub fn from_kube(record: &kube_emulator::RequestRecord, token: &str) -> Option<Self> {
-        record.path.contains(token).then(|| CallTemplate::Kube {
+    pub fn from_kube(record: &RequestRecord, token: &str) -> Option<Self> {
+        let path = kube_proxy::path_of(record)?;
+        path.contains(token).then(|| CallTemplate::Kube {
             method: record.method.clone(),
-            path: record.path.replace(token, TOKEN),
+            path: path.replace(token, TOKEN),
         })
     }
 
@@ -206,47 +207,46 @@ impl CallTemplate {
         Some(rule)
     }
 
-    /// The Kubernetes fault that fails this call of instance `token` on every attempt.
-    pub fn kube_fault(&self, token: &str, kind: FaultKind) -> Option<kube_emulator::Fault> {
+    /// The Kubernetes fault rule that fails this call of instance `token` on every attempt.
+    pub fn kube_rule(&self, token: &str, kind: FaultKind) -> Option<FaultRule> {
         let CallTemplate::Kube { method, path } = self else {
             return None;
         };
-        let path = path.replace(TOKEN, token);
-        let fault = match kind {
-            FaultKind::ServerError => kube_emulator::Fault::status(method, &path, 500),
-            FaultKind::Forbidden => kube_emulator::Fault::status(method, &path, 403),
-            FaultKind::Dropped => kube_emulator::Fault::drop_connection(method, &path),
+        let action = match kind {
+            FaultKind::ServerError => FaultAction::kube_status(500),
+            FaultKind::Forbidden => FaultAction::kube_status(403),
+            FaultKind::Dropped => FaultAction::DropConnection,
         };
-        Some(fault.times(u64::MAX / 2))
-    }
-
-    /// The Kubernetes fault that processes this call of instance `token` and then holds its
-    /// answer for `hold`.
-    pub fn kube_hold(&self, token: &str, hold: Duration) -> Option<kube_emulator::Fault> {
-        let CallTemplate::Kube { method, path } = self else {
-            return None;
-        };
-        Some(kube_emulator::Fault::delay_response(
-            method,
-            &path.replace(TOKEN, token),
-            hold.as_millis() as u64,
+        Some(FaultRule::always(
+            kube_proxy::call(method, &path.replace(TOKEN, token)),
+            action,
         ))
     }
 
-    /// Whether the held request `held` (of the emulator) is this call of instance `token`.
-    pub fn is_held_kube(&self, held: &kube_emulator::HeldRequest, token: &str) -> bool {
+    /// The Kubernetes fault rule that forwards this call of instance `token` and then holds
+    /// its answer for `hold`.
+    pub fn kube_hold(&self, token: &str, hold: Duration) -> Option<FaultRule> {
+        let CallTemplate::Kube { method, path } = self else {
+            return None;
+        };
+        Some(FaultRule::nth(
+            kube_proxy::call(method, &path.replace(TOKEN, token)),
+            1,
+            FaultAction::DelayResponse(hold),
+        ))
+    }
+
+    /// Whether the held request `held` (of the Kubernetes proxy) is this call of instance
+    /// `token`.
+    pub fn is_held_kube(&self, held: &HeldRequest, token: &str) -> bool {
         matches!(self, CallTemplate::Kube { method, path }
-            if *method == held.method && path.replace(TOKEN, token) == held.path)
+            if kube_proxy::is_held(held, method, &path.replace(TOKEN, token)))
     }
 }
 
 /// The distinct calls about instance `token` in both logs, AWS calls first, each once, in the
 /// order they were first made.
-pub fn templates(
-    aws: &[RequestRecord],
-    kube: &[kube_emulator::RequestRecord],
-    token: &str,
-) -> Vec<CallTemplate> {
+pub fn templates(aws: &[RequestRecord], kube: &[RequestRecord], token: &str) -> Vec<CallTemplate> {
     let mut seen = BTreeSet::new();
     let mut calls = Vec::new();
     let aws_calls = aws.iter().filter_map(|r| CallTemplate::from_aws(r, token));
@@ -259,44 +259,6 @@ pub fn templates(
         }
     }
     calls
-}
-
-/// The Kubernetes emulator's records about instance `token` (the emulator is shared by tests
-/// running concurrently).
-pub fn kube_records_of(
-    emulator: &kube_emulator::Emulator,
-    token: &str,
-) -> Vec<kube_emulator::RequestRecord> {
-    emulator
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.contains(token))
-        .collect()
-}
-
-/// The `(start, end)` of every request in both logs on one time line, for
-/// [`crate::aws::proxy::critical_path_depth`] and spans; Kubernetes records are kept when
-/// `keep` says so.
-pub fn intervals(
-    proxy: &AwsProxy,
-    emulator: &kube_emulator::Emulator,
-    keep: impl Fn(&kube_emulator::RequestRecord) -> bool,
-) -> Vec<(Instant, Instant)> {
-    let origin = emulator.started_at();
-    let at = |ms: f64| origin + Duration::from_secs_f64(ms.max(0.0) / 1000.0);
-    let mut all: Vec<(Instant, Instant)> = proxy
-        .requests()
-        .iter()
-        .map(|r| (r.started_at, r.finished_at))
-        .collect();
-    all.extend(
-        emulator
-            .requests()
-            .iter()
-            .filter(|r| keep(r))
-            .map(|r| (at(r.start_ms), at(r.end_ms))),
-    );
-    all
 }
 
 #[cfg(test)]
@@ -322,8 +284,20 @@ mod tests {
             "/api/v1/namespaces/{token}/serviceaccounts/runner",
         );
         assert_eq!(delete.step_text("abc"), "ServiceAccount abc/runner");
-        let fault = delete.kube_fault("abc", FaultKind::Dropped).unwrap();
-        assert!(fault.matches("DELETE", "/api/v1/namespaces/abc/serviceaccounts/runner"));
-        assert!(!fault.matches("DELETE", "/api/v1/namespaces/abd/serviceaccounts/runner"));
+        let rule = delete.kube_rule("abc", FaultKind::Dropped).unwrap();
+        assert_eq!(rule.action, FaultAction::DropConnection);
+        let request = |path: &str| {
+            let kind = crate::fault_proxy::RequestKind {
+                service: kube_proxy::SERVICE.into(),
+                operation: "DELETE".into(),
+            };
+            let target = crate::fault_proxy::RequestTarget {
+                params: [("path".to_string(), path.to_string())].into(),
+                bucket: None,
+            };
+            rule.matcher.matches_request(&kind, &target)
+        };
+        assert!(request("/api/v1/namespaces/abc/serviceaccounts/runner"));
+        assert!(!request("/api/v1/namespaces/abd/serviceaccounts/runner"));
     }
 }

@@ -2,9 +2,12 @@
 //! resources, failed with a 500, a 403 and a dropped connection, one call per case.
 //!
 //! The calls are not listed by hand: a reference instance goes through create, update and
-//! destroy first, and the AWS proxy's and the Kubernetes emulator's request logs of each phase
-//! are turned into call templates (see `workload::calls`), so a call the provider starts making
+//! destroy first, and the AWS and Kubernetes proxies' request logs of each phase are turned
+//! into call templates (see `workload::calls`), so a call the provider starts making
 //! is covered without touching this file.
+//!
+//! Faults are injected by the proxies, in front of the AWS emulator and of whichever Kubernetes
+//! the run uses (the emulator or a real kube-apiserver), so the matrix runs on both.
 //!
 //! Each case is its own instance (own token, own names) with one fault aimed at exactly its
 //! call; all cases of a phase share one Terraform run (`-parallelism` covers them all), and the
@@ -24,9 +27,9 @@ use std::time::Instant;
 
 use gitlabrunner_acceptance::aws::AwsClients;
 use gitlabrunner_acceptance::aws::proxy::AwsProxy;
+use gitlabrunner_acceptance::kube_proxy::KubeProxy;
 use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::terraform::{Diagnostic, RunOutput, State, Workspace};
-use gitlabrunner_acceptance::workload::calls::kube_records_of;
 use gitlabrunner_acceptance::workload::{CallTemplate, FaultKind, templates, token};
 use gitlabrunner_acceptance::{Harness, harness};
 use tokio::sync::OnceCell;
@@ -127,31 +130,18 @@ pub async fn caches(h: &Harness) -> &'static Shared<Caches> {
         .await
 }
 
-/// The calls one phase made: the proxy's log since it was last cleared, and the emulator's
-/// records about `token` after sequence number `since`.
-fn phase_calls(
-    proxy: &AwsProxy,
-    emulator: &kube_emulator::Emulator,
-    token: &str,
-    since: u64,
-) -> Vec<CallTemplate> {
-    let kube: Vec<_> = kube_records_of(emulator, token)
-        .into_iter()
-        .filter(|r| r.seq > since)
-        .collect();
-    templates(&proxy.requests(), &kube, token)
-}
-
-fn last_seq(emulator: &kube_emulator::Emulator) -> u64 {
-    emulator.requests().last().map_or(0, |r| r.seq)
+/// The calls one phase made: both proxies' logs since they were last cleared (the proxies
+/// serve this workspace only).
+fn phase_calls(aws: &AwsProxy, kube: &KubeProxy, token: &str) -> Vec<CallTemplate> {
+    templates(&aws.requests(), &kube.requests_about(token), token)
 }
 
 /// Runs a reference instance through create, refresh + update and destroy, recording the
 /// calls of each phase.
 async fn reference<W: Workload>(h: &Harness, workload: &W) -> Reference {
-    let emulator = h.kubernetes().unwrap().emulator_handle().unwrap();
     let proxy = h.start_proxy().unwrap();
-    let ws = h.workspace_via(&proxy).unwrap();
+    let kube = h.start_kube_proxy().unwrap();
+    let ws = h.workspace_through(&proxy, &kube).unwrap();
     let spec = workload.initial(&token("ref"));
     let updated = workload.updated(&spec);
     let token = W::token(&spec).to_string();
@@ -164,15 +154,15 @@ async fn reference<W: Workload>(h: &Harness, workload: &W) -> Reference {
         let mut args = vec!["plan", "-input=false", "-no-color", "-out=tfplan"];
         args.extend_from_slice(plan_args);
         proxy.clear_requests();
-        let mark = last_seq(emulator);
+        kube.clear_requests();
         ws.run_ok(&args).await.unwrap();
-        let planned = phase_calls(&proxy, emulator, &token, mark);
+        let planned = phase_calls(&proxy, &kube, &token);
         proxy.clear_requests();
-        let mark = last_seq(emulator);
+        kube.clear_requests();
         ws.run_ok(&["apply", "-input=false", "-no-color", "tfplan"])
             .await
             .unwrap();
-        (planned, phase_calls(&proxy, emulator, &token, mark))
+        (planned, phase_calls(&proxy, &kube, &token))
     };
     let (_, create) = phase(
         Some(workload.config(PROVIDER_BODY, std::slice::from_ref(&spec))),
@@ -221,19 +211,16 @@ struct Case<S> {
     kind: FaultKind,
 }
 
-/// The faults of a batch, removed again by [`Faults::remove`].
+/// The faults of a batch on both proxies, removed again by [`Faults::remove`] (or on drop).
 struct Faults<'a> {
-    proxy: &'a AwsProxy,
-    emulator: &'a kube_emulator::Emulator,
-    kube: Vec<kube_emulator::Fault>,
+    aws: &'a AwsProxy,
+    kube: &'a KubeProxy,
 }
 
 impl Faults<'_> {
-    fn remove(&mut self) {
-        self.proxy.clear_faults();
-        for fault in self.kube.drain(..) {
-            self.emulator.remove_fault(&fault);
-        }
+    fn remove(&self) {
+        self.aws.clear_faults();
+        self.kube.clear_faults();
     }
 }
 
@@ -254,12 +241,7 @@ pub struct PhaseReport {
 }
 
 /// Runs every case of `phase` for workload `W` and checks them.
-pub async fn run_phase<W: Workload>(
-    shared: &Shared<W>,
-    h: &Harness,
-    emulator: &kube_emulator::Emulator,
-    phase: Phase,
-) -> PhaseReport {
+pub async fn run_phase<W: Workload>(shared: &Shared<W>, h: &Harness, phase: Phase) -> PhaseReport {
     let started = Instant::now();
     let workload = shared.workload.as_ref();
     let calls = shared.reference.calls(phase);
@@ -288,7 +270,8 @@ pub async fn run_phase<W: Workload>(
         .collect();
     workload.prepare(h, &before).await;
     let proxy = h.start_proxy().unwrap();
-    let ws = h.workspace_via(&proxy).unwrap();
+    let kube = h.start_kube_proxy().unwrap();
+    let ws = h.workspace_through(&proxy, &kube).unwrap();
     ws.write("main.tf", &workload.config(PROVIDER_BODY, &before))
         .unwrap();
     if phase != Phase::Create {
@@ -313,19 +296,17 @@ pub async fn run_phase<W: Workload>(
         Phase::Create | Phase::Refresh => {}
     }
 
-    let mut faults = Faults {
-        proxy: &proxy,
-        emulator,
-        kube: Vec::new(),
+    let faults = Faults {
+        aws: &proxy,
+        kube: &kube,
     };
     for case in &cases {
         let token = W::token(&case.spec);
         if let Some(rule) = case.call.aws_rule(token, case.kind) {
             proxy.add_fault(rule);
         }
-        if let Some(fault) = case.call.kube_fault(token, case.kind) {
-            emulator.add_fault(fault.clone());
-            faults.kube.push(fault);
+        if let Some(rule) = case.call.kube_rule(token, case.kind) {
+            kube.add_fault(rule);
         }
     }
     let run = match phase {
@@ -501,14 +482,9 @@ pub fn errors_about<'a>(
 }
 
 /// Runs the four phases of `W` side by side and fails with every problem found.
-async fn every_phase<W: Workload>(
-    h: &Harness,
-    emulator: &kube_emulator::Emulator,
-    shared: &Shared<W>,
-) {
+async fn every_phase<W: Workload>(h: &Harness, shared: &Shared<W>) {
     let phases = [Phase::Create, Phase::Refresh, Phase::Update, Phase::Delete];
-    let reports =
-        futures::future::join_all(phases.map(|phase| run_phase(shared, h, emulator, phase))).await;
+    let reports = futures::future::join_all(phases.map(|phase| run_phase(shared, h, phase))).await;
     let cases: usize = reports.iter().map(|r| r.cases).sum();
     let problems: Vec<&str> = reports
         .iter()
@@ -538,18 +514,12 @@ async fn every_phase<W: Workload>(
 async fn binding_fails_cleanly_at_every_call_of_every_phase() {
     let test = "binding_fails_cleanly_at_every_call_of_every_phase";
     let Some(h) = harness(test).await else { return };
-    let Some(emulator) = h.emulator_for(test, "fault injection") else {
-        return;
-    };
-    every_phase(&h, emulator, bindings(&h).await).await;
+    every_phase(&h, bindings(&h).await).await;
 }
 
 #[tokio::test]
 async fn cache_fails_cleanly_at_every_call_of_every_phase() {
     let test = "cache_fails_cleanly_at_every_call_of_every_phase";
     let Some(h) = harness(test).await else { return };
-    let Some(emulator) = h.emulator_for(test, "fault injection") else {
-        return;
-    };
-    every_phase(&h, emulator, caches(&h).await).await;
+    every_phase(&h, caches(&h).await).await;
 }

@@ -2,7 +2,8 @@
 //!
 //! The steps are the calls of the reference create (see `fault_matrix`). For each, one instance
 //! is created with a fault that lets exactly that call take effect and then holds its answer
-//! (the AWS proxy's `DelayResponse`, the emulator's `delay_response`): the worst moment, when
+//! (a `DelayResponse` of the AWS or the Kubernetes proxy, so this runs against the emulator and
+//! a real kube-apiserver alike): the worst moment, when
 //! the object exists and the provider never learnt it. Once the request is held, the test kills
 //! the `terraform-provider-gitlabrunner` process of that workspace; Terraform reports the
 //! plugin crash. The faults go, and the next `terraform apply` must either converge (the
@@ -44,7 +45,6 @@ type StepResult = Result<String, String>;
 /// Kills the provider while `call` of a new instance is held, then applies again.
 async fn kill_at<W: Workload>(
     h: &Harness,
-    emulator: &kube_emulator::Emulator,
     workload: &W,
     index: usize,
     call: &CallTemplate,
@@ -57,30 +57,31 @@ async fn kill_at<W: Workload>(
     let label = format!("{} kill at {call}", W::LABEL);
     workload.prepare(h, std::slice::from_ref(&spec)).await;
     let proxy = h.start_proxy().unwrap();
-    let ws = h.workspace_via(&proxy).unwrap();
+    let kube = h.start_kube_proxy().unwrap();
+    let ws = h.workspace_through(&proxy, &kube).unwrap();
     ws.write(
         "main.tf",
         &workload.config(PROVIDER_BODY, std::slice::from_ref(&spec)),
     )
     .unwrap();
-    let kube_fault = call.kube_hold(&token, HOLD);
-    if let Some(fault) = &kube_fault {
-        emulator.add_fault(fault.clone());
+    if let Some(rule) = call.kube_hold(&token, HOLD) {
+        kube.add_fault(rule);
     }
     if let Some(rule) = call.aws_hold(&token, HOLD) {
         proxy.add_fault(rule);
     }
-    // Held, and every other AWS call of the instance answered: the provider waits at exactly
+    // Held, and every other call of the workspace answered: the provider waits at exactly
     // this step (the calls it started beside it took effect).
     let is_held = || {
         let held = match call {
             CallTemplate::Aws { .. } => !proxy.held_requests().is_empty(),
-            CallTemplate::Kube { .. } => emulator
+            CallTemplate::Kube { .. } => kube
                 .held_requests()
                 .iter()
                 .any(|held| call.is_held_kube(held, &token)),
         };
-        held && proxy.in_flight() == proxy.held_requests().len()
+        let waiting = proxy.held_requests().len() + kube.held_requests().len();
+        held && proxy.in_flight() + kube.in_flight() == waiting
     };
     let killer = async {
         let started = Instant::now();
@@ -108,9 +109,7 @@ async fn kill_at<W: Workload>(
     ]);
     let (killed, crashed) = tokio::join!(killer, apply);
     proxy.clear_faults();
-    if let Some(fault) = &kube_fault {
-        emulator.remove_fault(fault);
-    }
+    kube.clear_faults();
     let crashed = crashed.unwrap();
     let outcome = async {
         killed?;
@@ -242,7 +241,6 @@ async fn role_duplicates(aws: &AwsClients, token: &str) -> Option<String> {
 /// Kills the provider at every create step of `W` side by side.
 async fn every_step<W: Workload>(
     h: &Harness,
-    emulator: &kube_emulator::Emulator,
     shared: &Shared<W>,
     expected: impl Fn(&CallTemplate, &W::Spec) -> After + Clone,
     remove: impl AsyncFn(&W::Spec) + Clone,
@@ -251,7 +249,6 @@ async fn every_step<W: Workload>(
     let runs = steps.iter().enumerate().map(|(i, call)| {
         kill_at(
             h,
-            emulator,
             shared.workload.as_ref(),
             i,
             call,
@@ -297,11 +294,8 @@ async fn every_step<W: Workload>(
 async fn binding_create_killed_at_any_step_converges_on_the_next_apply() {
     let test = "binding_create_killed_at_any_step_converges_on_the_next_apply";
     let Some(h) = harness(test).await else { return };
-    let Some(emulator) = h.emulator_for(test, "holding a call") else {
-        return;
-    };
     let shared = bindings(&h).await;
-    every_step(&h, emulator, shared, |_, _| After::Converges, async |_| {}).await;
+    every_step(&h, shared, |_, _| After::Converges, async |_| {}).await;
 }
 
 /// The bucket is created in the same phase as the policy, and tagged (as the resource's) only
@@ -328,9 +322,6 @@ fn cache_expectation(call: &CallTemplate, spec: &CacheSpec) -> After {
 async fn cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete() {
     let test = "cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete";
     let Some(h) = harness(test).await else { return };
-    let Some(emulator) = h.emulator_for(test, "holding a call") else {
-        return;
-    };
     let shared = caches(&h).await;
     let remove = async |spec: &CacheSpec| {
         let aws = h.aws_clients().await;
@@ -341,5 +332,5 @@ async fn cache_create_killed_at_any_step_converges_or_names_the_bucket_to_delete
             .await
             .unwrap();
     };
-    every_step(&h, emulator, shared, cache_expectation, remove).await;
+    every_step(&h, shared, cache_expectation, remove).await;
 }

@@ -1,6 +1,8 @@
 //! 50 bindings in one apply, every one granting in the same two job namespaces (the usual
 //! layout: many runner managers, shared job namespaces): all created correctly, no conflict
 //! between their Roles and RoleBindings, an empty plan after, and nothing left after destroy.
+//! The workload is built from its own prerequisites (an OIDC provider and managed policies),
+//! not from a request log, and checked through the Kubernetes API: it runs on any cluster.
 
 use gitlabrunner_acceptance::harness;
 use gitlabrunner_acceptance::say;
@@ -10,8 +12,8 @@ use gitlabrunner_acceptance::workload::{BindingSpec, Shape, binding_state_mismat
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ListParams};
 
-use crate::fault_matrix::{PROVIDER_BODY, bindings};
-use crate::workloads::Workload;
+use crate::fault_matrix::PROVIDER_BODY;
+use crate::workloads::{Bindings, Workload};
 
 const BINDINGS: usize = 50;
 
@@ -55,8 +57,7 @@ async fn rbac_in(client: &kube::Client, namespace: &str) -> (Vec<String>, Vec<(S
 async fn fifty_bindings_sharing_job_namespaces_apply_without_conflict() {
     let test = "fifty_bindings_sharing_job_namespaces_apply_without_conflict";
     let Some(h) = harness(test).await else { return };
-    let shared = bindings(&h).await;
-    let workload = shared.workload.as_ref();
+    let workload = Bindings::new(&h).await;
     let run = token("s");
     let jobs = [format!("{run}-jobs-a"), format!("{run}-jobs-b")];
     let shape = Shape {

@@ -1,11 +1,16 @@
 //! 20 bindings in one apply while IAM throttles 30% of the calls (seeded) and Kubernetes
 //! answers some requests 429 with `Retry-After`: the apply succeeds within the bounded retries,
 //! and the final state is the same as that of 20 bindings applied without faults beside it.
+//! Both kinds of throttling are injected by proxies (AWS, Kubernetes), so this runs against
+//! the emulator and a real kube-apiserver alike.
 
 use std::collections::BTreeMap;
 
-use gitlabrunner_acceptance::aws::proxy::{FaultAction, FaultRule, Matcher, RequestRecord};
+use gitlabrunner_acceptance::aws::proxy::{
+    FaultAction, FaultRule, Matcher, RequestRecord, Trigger,
+};
 use gitlabrunner_acceptance::harness;
+use gitlabrunner_acceptance::kube_proxy::call;
 use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::terraform::{State, Workspace};
 use gitlabrunner_acceptance::workload::{BindingSpec, token};
@@ -22,29 +27,30 @@ const MAX_ATTEMPTS: usize = 11;
 
 /// The 429s: every other binding's ServiceAccount create once, every third binding's first
 /// Role create twice, with `Retry-After: 1`.
-fn kube_throttling(specs: &[BindingSpec]) -> Vec<kube_emulator::Fault> {
+fn kube_throttling(specs: &[BindingSpec]) -> Vec<FaultRule> {
+    let too_many = || FaultAction::kube_too_many_requests(1);
     let mut faults = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         if i % 2 == 0 {
-            faults.push(kube_emulator::Fault::too_many_requests(
-                "POST",
-                &format!("/api/v1/namespaces/{}/serviceaccounts", spec.namespace),
-                1,
-            ));
+            let path = format!("/api/v1/namespaces/{}/serviceaccounts", spec.namespace);
+            faults.push(FaultRule::nth(call("POST", &path), 1, too_many()));
         }
         if i % 3 == 0 {
             let namespace = &spec.grants[0].0;
-            faults.push(
-                kube_emulator::Fault::too_many_requests(
-                    "POST",
-                    &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles"),
-                    1,
-                )
-                .times(2),
-            );
+            let path = format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles");
+            faults.push(FaultRule::window(call("POST", &path), 1, 2, too_many()));
         }
     }
     faults
+}
+
+/// How many requests `rule` fails.
+fn fires(rule: &FaultRule) -> u64 {
+    match rule.trigger {
+        Trigger::Nth(_) => 1,
+        Trigger::Window { count, .. } => count,
+        Trigger::Always | Trigger::Probability(_) => unreachable!("not used for Kubernetes"),
+    }
 }
 
 /// How many attempts each distinct IAM call took (operation and the parameters naming its
@@ -86,9 +92,6 @@ fn normalized(state: &State, spec: &BindingSpec) -> Value {
 async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without() {
     let test = "twenty_bindings_apply_under_throttling_with_the_same_result_as_without";
     let Some(h) = harness(test).await else { return };
-    let Some(emulator) = h.emulator_for(test, "injecting Kubernetes 429s") else {
-        return;
-    };
     let shared = bindings(&h).await;
     let workload = shared.workload.as_ref();
     let throttled: Vec<BindingSpec> = (0..BINDINGS)
@@ -108,11 +111,12 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
         THROTTLED_SHARE,
         FaultAction::throttling(),
     ));
+    let kube = h.start_kube_proxy().unwrap();
     let kube_faults = kube_throttling(&throttled);
-    for fault in &kube_faults {
-        emulator.add_fault(fault.clone());
+    for rule in &kube_faults {
+        kube.add_fault(rule.clone());
     }
-    let ws = h.workspace_via(&proxy).unwrap();
+    let ws = h.workspace_through(&proxy, &kube).unwrap();
     ws.write("main.tf", &workload.config(PROVIDER_BODY, &throttled))
         .unwrap();
     let calm_ws = h.workspace().unwrap();
@@ -130,10 +134,10 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
         .filter(|r| r.fault.as_deref() == Some("400 Throttling"))
         .count();
     let most = attempts(&log).into_values().max().unwrap_or(0);
-    let kube_429 = emulator
+    let kube_429 = kube
         .requests()
         .iter()
-        .filter(|r| r.status == 429 && throttled.iter().any(|s| r.path.contains(&s.token)))
+        .filter(|r| r.status == Some(429) && r.fault.is_some())
         .count();
     say!(
         "throttling: {BINDINGS} bindings applied in {:.1} s; IAM {throttles} of {iam_calls} requests throttled; at most {most} attempts for one call; {kube_429} Kubernetes 429s",
@@ -141,7 +145,7 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
     );
     assert!(throttles > iam_calls / 10, "{throttles} of {iam_calls}");
     assert!(most <= MAX_ATTEMPTS, "a call took {most} attempts");
-    let expected_429: u64 = kube_faults.iter().map(|f| f.times).sum();
+    let expected_429: u64 = kube_faults.iter().map(fires).sum();
     assert_eq!(kube_429 as u64, expected_429);
 
     let (state, calm_state) = (ws.show().await.unwrap(), calm_ws.show().await.unwrap());
@@ -169,9 +173,6 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
     // Destroy under the same throttling (the 429s are used up).
     destroy_and_check(&h, &ws, &throttled).await;
     destroy_and_check(&h, &calm_ws, &calm).await;
-    for fault in &kube_faults {
-        emulator.remove_fault(fault);
-    }
 }
 
 async fn destroy_and_check(

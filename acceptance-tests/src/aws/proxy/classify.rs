@@ -7,26 +7,7 @@
 //! - S3 (REST-XML): the SDK's `x-id` query parameter when present, else method + path-style
 //!   path + sub-resource query keys (`PUT /bucket?policy` = PutBucketPolicy).
 
-/// The service and operation of one request, e.g. `iam` + `CreateRole`, `s3` + `HeadBucket`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RequestKind {
-    /// The SigV4 signing name, lower case: `iam`, `sts`, `s3`, ...
-    pub service: String,
-    /// The API operation name, e.g. `CreateRole`, `PutBucketPolicy`.
-    pub operation: String,
-}
-
-/// What a request is about, beyond its operation: the query-protocol parameters (IAM, STS:
-/// `RoleName`, `PolicyArn`, ...) and the S3 bucket of a path-style request. Fault rules use it
-/// to fail one call of one object (see [`super::Matcher::param`], [`super::Matcher::bucket`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct RequestTarget {
-    /// The form (or query string) parameters of a query-protocol request, decoded, without
-    /// `Action` and `Version`; empty for S3.
-    pub params: std::collections::BTreeMap<String, String>,
-    /// The bucket of an S3 request (the first path segment), if any.
-    pub bucket: Option<String>,
-}
+use crate::fault_proxy::{RequestKind, RequestTarget};
 
 /// The target of a request already classified as `kind`.
 pub fn target(kind: &RequestKind, path: &str, query: &str, body: &[u8]) -> RequestTarget {
@@ -60,12 +41,6 @@ fn form_pairs(body: &[u8]) -> std::collections::BTreeMap<String, String> {
             .or_insert_with(|| percent_decode(value));
     }
     pairs
-}
-
-impl std::fmt::Display for RequestKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.service, self.operation)
-    }
 }
 
 const STS_ACTIONS: &[&str] = &[

@@ -1,11 +1,19 @@
 //! The proxy against a tiny local HTTP server that echoes what it received.
 
 use std::convert::Infallible;
-use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use http_body_util::Empty;
+use http::{HeaderMap, Request};
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::*;
+use crate::runtime::shared_runtime;
 
 /// An upstream that answers `METHOD PATH?QUERY host=HOST body=BODY` and counts requests.
 struct EchoServer {

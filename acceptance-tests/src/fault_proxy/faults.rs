@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use super::classify::{RequestKind, RequestTarget};
+use super::request::{RequestKind, RequestTarget};
 
 /// Which requests a rule applies to: a service, optionally one operation of it, optionally
-/// only those naming given parameters or an S3 bucket (one call of one object).
+/// only those naming given parameters or an S3 bucket (one call of one object). For the
+/// Kubernetes API see [`crate::kube_proxy::call`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matcher {
     service: Option<String>,
@@ -81,6 +82,13 @@ impl Matcher {
 pub enum Trigger {
     /// Only the n-th matching request (1-based) after the rule was added.
     Nth(u64),
+    /// `count` consecutive matching requests from the `first` (1-based) on.
+    Window {
+        /// The first matching request that fires (1-based).
+        first: u64,
+        /// How many fire.
+        count: u64,
+    },
     /// Every matching request.
     Always,
     /// Each matching request with this probability (0.0..=1.0), drawn from the proxy's seeded
@@ -91,15 +99,19 @@ pub enum Trigger {
 /// What the proxy does when a rule fires.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
-    /// Answers with this status and an AWS error body in the service's protocol (query XML
-    /// for IAM/STS, REST-XML for S3), so the SDK parses `code`.
+    /// Answers with this status and an error body in the service's protocol (query XML for
+    /// IAM/STS, REST-XML for S3, a `Status` object for Kubernetes), so the client parses
+    /// `code`.
     Respond {
         /// HTTP status.
         status: u16,
-        /// The AWS error code, e.g. `Throttling`.
+        /// The AWS error code, e.g. `Throttling`; the Kubernetes `Status` reason, e.g.
+        /// `TooManyRequests`.
         code: String,
         /// The error message.
         message: String,
+        /// A `Retry-After` header (and, for Kubernetes, `details.retryAfterSeconds`).
+        retry_after_seconds: Option<u64>,
     },
     /// Closes the connection without answering.
     DropConnection,
@@ -118,6 +130,25 @@ impl FaultAction {
             status,
             code: code.to_string(),
             message: message.to_string(),
+            retry_after_seconds: None,
+        }
+    }
+
+    /// The same answer with a `Retry-After: seconds` header.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        match self {
+            Self::Respond {
+                status,
+                code,
+                message,
+                ..
+            } => Self::Respond {
+                status,
+                code,
+                message,
+                retry_after_seconds: Some(seconds),
+            },
+            other => other,
         }
     }
 
@@ -193,6 +224,11 @@ impl FaultRule {
     /// Fires on the n-th (1-based) matching request only.
     pub fn nth(matcher: Matcher, n: u64, action: FaultAction) -> Self {
         Self::new(matcher, Trigger::Nth(n), action)
+    }
+
+    /// Fires on `count` consecutive matching requests from the `first` (1-based) on.
+    pub fn window(matcher: Matcher, first: u64, count: u64, action: FaultAction) -> Self {
+        Self::new(matcher, Trigger::Window { first, count }, action)
     }
 
     /// Fires on every matching request.
@@ -288,6 +324,9 @@ impl FaultTable {
             *seen += 1;
             let fires = match rule.trigger {
                 Trigger::Nth(n) => *seen == n,
+                Trigger::Window { first, count } => {
+                    (first..first.saturating_add(count)).contains(seen)
+                }
                 Trigger::Always => true,
                 Trigger::Probability(p) => self.rng.f64() < p,
             };
@@ -357,6 +396,21 @@ mod tests {
             Some(FaultAction::service_failure())
         );
         assert_eq!(decide(&mut table, &kind("iam", "CreateRole")), None);
+    }
+
+    #[test]
+    fn a_window_fires_on_count_consecutive_matches() {
+        let mut table = FaultTable::default();
+        table.add(FaultRule::window(
+            Matcher::operation("kubernetes", "POST"),
+            2,
+            2,
+            FaultAction::error(429, "TooManyRequests", "slow down").retry_after(1),
+        ));
+        let fired: Vec<bool> = (0..5)
+            .map(|_| decide(&mut table, &kind("kubernetes", "POST")).is_some())
+            .collect();
+        assert_eq!(fired, [false, true, true, false, false]);
     }
 
     #[test]

@@ -2,16 +2,16 @@
 
 use std::time::{Duration, Instant};
 
-use super::classify::RequestTarget;
+use super::request::RequestTarget;
 
 /// One request the proxy saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     /// Arrival order, from 1.
     pub sequence: u64,
-    /// The service (`iam`, `sts`, `s3`).
+    /// The service (`iam`, `sts`, `s3`, `kubernetes`).
     pub service: String,
-    /// The operation (`CreateRole`, `PutBucketPolicy`, ...).
+    /// The operation (`CreateRole`, `PutBucketPolicy`, ...; the method for Kubernetes).
     pub operation: String,
     /// HTTP method.
     pub method: String,
@@ -50,8 +50,8 @@ impl RequestRecord {
 /// The length of the longest chain of requests in which each one started only after the
 /// previous one finished: the number of sequential round trips on the critical path.
 ///
-/// Takes any `(started, finished)` intervals, so the AWS proxy's and the Kubernetes
-/// emulator's logs can be merged into one figure.
+/// Takes any `(started, finished)` intervals, so the AWS and Kubernetes proxies' logs can be
+/// merged into one figure.
 pub fn critical_path_depth(intervals: impl IntoIterator<Item = (Instant, Instant)>) -> usize {
     let mut by_end: Vec<(Instant, Instant)> = intervals.into_iter().collect();
     by_end.sort_by_key(|&(start, end)| (end, start));
