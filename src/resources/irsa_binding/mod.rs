@@ -128,7 +128,15 @@ impl Resource for IrsaBinding {
     }
 
     async fn modify_plan(&self, ctx: &PlanContext, change: &mut PlannedChange) -> Diagnostics {
-        plan::modify_plan(&defaults(ctx), change)
+        let mut diags = plan::modify_plan(&defaults(ctx), change);
+        // A create or update needs the Kubernetes API; without any Kubernetes configuration the
+        // apply would fail, so say it now. (Destroy and no-op plans are left alone.)
+        let changes =
+            !change.is_destroy() && (change.is_create() || change.planned != change.prior);
+        if changes && let Err(missing) = ctx.provider.require_kubernetes_source() {
+            diags.push(plan::kubernetes_missing(missing));
+        }
+        diags
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {
