@@ -398,6 +398,14 @@ export AWS_SHARED_CREDENTIALS_FILE="$AWS_SHARED_CREDENTIALS_FILE"
 export KUBECONFIG="$KUBECONFIG"
 EOF
     cat >"$work/provider.tf" <<EOF
+terraform {
+  required_providers {
+    gitlabrunner = {
+      source = "gitlabrunner/gitlabrunner"
+    }
+  }
+}
+
 provider "gitlabrunner" {
   oidc_provider_arn = "$oidc_provider_arn"
 }
@@ -406,7 +414,7 @@ EOF
     echo
     sed 's/^/  /' "$work/env.sh"
     echo
-    echo "and put this provider block ($work/provider.tf) next to your resources in a folder of"
+    echo "and put these blocks ($work/provider.tf) next to your resources in a folder of"
     echo "your own; the namespaces $runner_namespace and $job_namespace exist:"
     echo
     sed 's/^/  /' "$work/provider.tf"
