@@ -31,13 +31,15 @@ note() {
     echo "install-tools: $*" >&2
 }
 
-# The system Python used for the Terraform launcher and moto (>= 3.9, with venv support).
+# The system Python used for the Terraform launcher, moto and the scripts (>= 3.11, with venv
+# support): moto needs 3.9, release.sh reads Cargo.toml with tomllib, new in 3.11. The README's
+# quick start states the same minimum (tests/scripts.rs keeps the two equal).
 system_python() {
     local py
     py="$(command -v python3 || true)"
     [ -n "$py" ] || die "python3 is not installed; install it (Debian: apt-get install python3 python3-venv)"
-    "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' ||
-        die "$py is $("$py" --version 2>&1); Python >= 3.9 is required"
+    "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' ||
+        die "$py is $("$py" --version 2>&1); Python >= 3.11 is required"
     "$py" -c 'import venv, ensurepip' 2>/dev/null ||
         die "$py lacks the venv/ensurepip modules (Debian: apt-get install python3-venv)"
     echo "$py"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job, end to end on this machine, with nothing but the package registries:
+# Wires GitLab Runner on EKS against emulators, end to end on this machine, with nothing but the
+# package registries: the runner manager's IAM role, ServiceAccount and RBAC, the job pods' role
+# and the S3 build cache of examples/complete, and the config.toml entry and Helm values they give.
 #   1. installs the Terraform CLI and moto into .tools/ (install-tools.sh),
 #   2. builds the provider (and the Kubernetes API emulator when no cluster is given),
 #   3. AWS: an endpoint given in QUICKSTART_AWS_ENDPOINT_URL, else LocalStack when one answers
@@ -10,24 +12,98 @@
 #      issuer as an IAM OIDC provider (what EKS and `eksctl utils associate-iam-oidc-provider`
 #      do for a real cluster),
 #   6. `terraform apply` of examples/complete (through dev_overrides), prints the runner
-#      config and Helm values it produced, then `terraform plan -detailed-exitcode` to show
-#      that nothing is left to change,
-#   7. stops what it started. The workspace (state, logs) is kept and its path printed.
+#      config, Helm values and cache policy it produced, then `terraform plan
+#      -detailed-exitcode` to show that nothing is left to change,
+#   7. stops what it started, or with --keep leaves AWS and Kubernetes running as a playground
+#      for your own configuration and prints the export lines and the provider block to use.
 #
+# It prints each step's headline, the plan summary and what the example produced; Terraform's
+# full output goes to terraform-output.log in the workspace (kept; its path is printed).
 # It never talks to real AWS: without an emulator endpoint it starts moto.
 #
-# Usage: acceptance-tests/scripts/quickstart.sh
+# Usage: acceptance-tests/scripts/quickstart.sh [--keep]
+#        acceptance-tests/scripts/quickstart.sh --stop WORKSPACE
+#   --keep            leave the emulators it started running (a playground) and print how to
+#                     use them, and the --stop command
+#   --stop WORKSPACE  stop the emulators a --keep run left running, by the PIDs it recorded
 # Environment:
-#   QUICKSTART_PROFILE=dev|release      cargo profile of the provider (default dev)
+#   QUICKSTART_PROFILE=dev|release      cargo profile of the provider (default dev); release is
+#                                       the build release.sh packages, which it then reuses
 #   QUICKSTART_AWS_ENDPOINT_URL=URL     an AWS emulator that is already running (LocalStack, moto)
 #   QUICKSTART_AWS_REGION=REGION        the region (default us-east-1; us-gov-west-1 shows GovCloud)
 #   QUICKSTART_KUBECONFIG=PATH          a cluster to use (e.g. kind); needs kubectl
 #   QUICKSTART_DETECT=0                 do not look for LocalStack and kind; start the emulators
 #   QUICKSTART_DESTROY=1                `terraform destroy` at the end
+#   QUICKSTART_BIN_DIR=DIR              use terraform-provider-gitlabrunner (and kube-emulator)
+#                                       already built in DIR instead of running cargo (tests)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+
+usage() {
+    sed -n '24,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# alive PID: whether PID is a process that has not exited (a zombie has).
+alive() {
+    local state
+    state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# stop_playground WORKSPACE: stops what a --keep run recorded in WORKSPACE/pids ("PID PROGRAM"
+# lines), only while each PID still runs that program (a PID can be reused).
+stop_playground() {
+    local work="$1" pid program stopped=() waited
+    [ -f "$work/pids" ] || {
+        echo "quickstart: $work/pids not found: is $work a workspace of quickstart.sh --keep?" >&2
+        exit 1
+    }
+    while read -r pid program; do
+        if alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$program"; then
+            kill "$pid" 2>/dev/null || true
+            waited=0
+            while alive "$pid" && [ "$waited" -lt 100 ]; do
+                sleep 0.1
+                waited=$((waited + 1))
+            done
+            if alive "$pid"; then
+                kill -9 "$pid" 2>/dev/null || true
+            fi
+            stopped+=("$program (pid $pid)")
+        else
+            echo "$program (pid $pid) is no longer running"
+        fi
+    done <"$work/pids"
+    rm -f "$work/pids"
+    [ "${#stopped[@]}" -gt 0 ] && echo "stopped ${stopped[*]}"
+    echo "workspace kept at $work"
+}
+
+keep=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --keep)
+        keep=1
+        shift
+        ;;
+    --stop)
+        [ $# -ge 2 ] || { echo "quickstart: --stop needs the workspace folder" >&2; exit 2; }
+        stop_playground "$2"
+        exit 0
+        ;;
+    -h | --help)
+        usage
+        exit 0
+        ;;
+    *)
+        echo "quickstart: unknown argument $1 (see --help)" >&2
+        exit 2
+        ;;
+    esac
+done
+
 cd "$root"
 profile="${QUICKSTART_PROFILE:-dev}"
 detect="${QUICKSTART_DETECT:-1}"
@@ -50,9 +126,15 @@ die() {
 }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/gitlabrunner-quickstart.XXXXXX")"
+output_log="$work/terraform-output.log"
 pids=()
+pid_names=()
+kept=0
 cleanup() {
     local status=$? pid
+    if [ "$kept" = 1 ]; then
+        return
+    fi
     for pid in "${pids[@]+"${pids[@]}"}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -60,7 +142,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     [ "${#pids[@]}" -gt 0 ] && echo "stopped what the quick start started (pids ${pids[*]})"
-    echo "workspace kept at $work (terraform state, terraform.log, emulator logs)"
+    echo "workspace kept at $work (terraform state, terraform-output.log, terraform.log, emulator logs)"
     [ "$status" -eq 0 ] || echo "quickstart: FAILED (exit $status)" >&2
 }
 trap cleanup EXIT
@@ -90,14 +172,24 @@ if [ -z "$kubeconfig" ] && [ "$detect" != 0 ] && command -v kind >/dev/null; the
     fi
 fi
 
-say "build (cargo, profile $profile)"
-packages=(-p terraform-provider-gitlabrunner)
-[ -z "$kubeconfig" ] && packages+=(-p kube-emulator)
-cargo build --profile "$profile" "${packages[@]}" --bins
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-profile_dir="$profile"
-[ "$profile" = dev ] && profile_dir=debug
-bin_dir="$target_dir/$profile_dir"
+if [ -n "${QUICKSTART_BIN_DIR:-}" ]; then
+    say "build: none, the binaries in QUICKSTART_BIN_DIR"
+    bin_dir="$(cd "$QUICKSTART_BIN_DIR" && pwd)"
+else
+    say "build (cargo, profile $profile)"
+    # Only the two binaries the quick start runs, each on its own: the provider alone is exactly
+    # the build release.sh makes (same package, features and profile), so cargo reuses it there;
+    # built together with the emulator, shared crates would get the union of both feature sets
+    # (aws-lc-rs's defaults) and release.sh would compile them again.
+    cargo build --profile "$profile" -p terraform-provider-gitlabrunner --bin terraform-provider-gitlabrunner
+    if [ -z "$kubeconfig" ]; then
+        cargo build --profile "$profile" -p kube-emulator --bin kube-emulator
+    fi
+    target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+    profile_dir="$profile"
+    [ "$profile" = dev ] && profile_dir=debug
+    bin_dir="$target_dir/$profile_dir"
+fi
 "$bin_dir/terraform-provider-gitlabrunner" --version
 
 mkdir -p "$work/provider" "$work/config"
@@ -137,8 +229,9 @@ say "AWS"
 if [ -z "$aws_endpoint" ]; then
     moto_port="$(free_port)"
     MOTO_IAM_LOAD_MANAGED_POLICIES=true "$tools/bin/moto_server" -H 127.0.0.1 -p "$moto_port" \
-        >"$work/moto.log" 2>&1 &
+        </dev/null >"$work/moto.log" 2>&1 &
     pids+=($!)
+    pid_names+=(moto_server)
     aws_endpoint="http://127.0.0.1:$moto_port"
     aws_source="moto server started by the quick start (log: $work/moto.log)"
     wait_until 30 moto "$work/moto.log" curl -sf -o /dev/null "$aws_endpoint/moto-api/"
@@ -153,8 +246,9 @@ echo "AWS: $aws_endpoint ($aws_source), region $AWS_REGION"
 
 say "Kubernetes"
 if [ -z "$kubeconfig" ]; then
-    "$bin_dir/kube-emulator" serve --dir "$work/kube" >"$work/kube-emulator.out" 2>"$work/kube-emulator.log" &
+    "$bin_dir/kube-emulator" serve --dir "$work/kube" </dev/null >"$work/kube-emulator.out" 2>"$work/kube-emulator.log" &
     pids+=($!)
+    pid_names+=(kube-emulator)
     wait_until 30 kube-emulator "$work/kube-emulator.log" test -s "$work/kube-emulator.out"
     ready="$(head -n 1 "$work/kube-emulator.out")"
     kubeconfig="$(json_field "$ready" kubeconfig)"
@@ -223,44 +317,117 @@ export TF_CLI_CONFIG_FILE="$work/terraform.rc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMA
 export TF_VAR_oidc_provider_arn="$oidc_provider_arn" TF_VAR_oidc_issuer_url="$issuer" \
     TF_VAR_cluster_name=quickstart TF_VAR_runner_namespace="$runner_namespace" \
     TF_VAR_job_namespace="$job_namespace"
-# Colours only on a terminal.
-color=()
-[ -t 1 ] || color=(-no-color)
+# Terraform's own output goes to the workspace log, without colours.
 terraform() {
     local command="$1"
     shift
-    "$terraform_bin" "$command" "${color[@]+"${color[@]}"}" "$@"
+    "$terraform_bin" "$command" -no-color "$@"
+}
+# logged COMMAND...: runs a terraform command with its output appended to the workspace log;
+# on failure prints its diagnostics (or the end of its output) and exits.
+logged() {
+    local status=0 from
+    printf '\n$ terraform %s\n' "$*" >>"$output_log"
+    from=$(($(wc -l <"$output_log") + 1))
+    last_output_from=$from
+    terraform "$@" >>"$output_log" 2>&1 || status=$?
+    if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then
+        echo "terraform $1 failed (exit $status); its output (all of it in $output_log):" >&2
+        tail -n "+$from" "$output_log" | sed -n '/^Error: /,$p' | head -n 80 >&2
+        [ -n "$(tail -n "+$from" "$output_log" | grep '^Error: ')" ] ||
+            tail -n "+$from" "$output_log" | tail -n 40 >&2
+        exit "$status"
+    fi
+    return "$status"
 }
 
 cp -r examples/complete/. "$work/config/"
 cd "$work/config"
 
 say "terraform apply (examples/complete)"
-terraform apply -auto-approve -compact-warnings
+# last_line PATTERN: the last line of the latest command's output that matches PATTERN.
+last_line() {
+    tail -n "+$last_output_from" "$output_log" | grep -E "$1" | tail -n 1 || true
+}
+logged plan -out=quickstart.tfplan -compact-warnings
+last_line '^Plan: '
+logged apply -compact-warnings quickstart.tfplan
+last_line '^Apply complete!'
+echo "(the full plan and apply output: $output_log)"
 
 say "what it produced"
 echo "--- config.toml: the [[runners]] entry (terraform output -raw runner_config_toml)"
 terraform output -raw runner_config_toml
 echo "--- values.yaml for the gitlab-runner Helm chart (terraform output -raw helm_values)"
 terraform output -raw helm_values
+echo "--- the cache permissions on the manager's role (terraform output -raw cache_policy)"
+terraform output -raw cache_policy | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), indent=2))'
 echo "--- the manager's role, as STS handed it to its ServiceAccount's token (verify)"
 terraform output -raw manager_verified_as
 echo
 
 say "terraform plan (expect: no changes)"
 plan_status=0
-terraform plan -detailed-exitcode -compact-warnings || plan_status=$?
+logged plan -detailed-exitcode -compact-warnings || plan_status=$?
 case "$plan_status" in
 0) echo "second plan: no changes" ;;
-2) die "the second plan is not empty (see above)" ;;
-*) die "terraform plan failed (exit $plan_status)" ;;
+*) die "the second plan is not empty: see the end of $output_log" ;;
 esac
 
 if [ "${QUICKSTART_DESTROY:-0}" = 1 ]; then
     say "terraform destroy"
-    terraform destroy -auto-approve -compact-warnings
+    logged destroy -auto-approve -compact-warnings
+    last_line '^Destroy complete!'
+fi
+
+if [ "$keep" = 1 ]; then
+    say "the playground: AWS and Kubernetes keep running"
+    : >"$work/pids"
+    for i in "${!pids[@]}"; do
+        echo "${pids[$i]} ${pid_names[$i]}" >>"$work/pids"
+    done
+    cat >"$work/env.sh" <<EOF
+export TF_CLI_CONFIG_FILE="$work/terraform.rc"
+export AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL"
+export AWS_REGION="$AWS_REGION"
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE="$AWS_CONFIG_FILE"
+export AWS_SHARED_CREDENTIALS_FILE="$AWS_SHARED_CREDENTIALS_FILE"
+export KUBECONFIG="$KUBECONFIG"
+EOF
+    cat >"$work/provider.tf" <<EOF
+terraform {
+  required_providers {
+    gitlabrunner = {
+      source = "gitlabrunner/gitlabrunner"
+    }
+  }
+}
+
+provider "gitlabrunner" {
+  oidc_provider_arn = "$oidc_provider_arn"
+}
+EOF
+    echo "Try your own configuration: in a shell, run these export lines (or source $work/env.sh):"
+    echo
+    sed 's/^/  /' "$work/env.sh"
+    echo
+    echo "and put these blocks ($work/provider.tf) next to your resources in a folder of"
+    echo "your own; the namespaces $runner_namespace and $job_namespace exist:"
+    echo
+    sed 's/^/  /' "$work/provider.tf"
+    echo
+    echo "Then terraform plan / apply there (no terraform init: dev_overrides loads the provider)."
+    echo "Stop AWS and Kubernetes (pids ${pids[*]-none}) with:"
+    echo "  $here/quickstart.sh --stop $work"
+    kept=1
 fi
 
 say "done"
 timings+=("$(printf '  %-44s %4d s' total $((SECONDS - started_at)))")
 printf '%s\n' "${timings[@]}"
+if [ "$kept" = 1 ]; then
+    echo "workspace kept at $work (terraform state, terraform-output.log, terraform.log, emulator logs)"
+fi

@@ -11,8 +11,9 @@
 # The zip is reproducible: fixed timestamp, fixed permissions (0755), one entry.
 #
 # Usage: release.sh [--binary PATH] [--out DIR] [OUT_DIR]
-#   --binary PATH   package this binary instead of running `cargo build --release` (the
-#                   acceptance test packages the debug build the harness already has)
+#   --binary PATH   package this binary instead of running `cargo build --release` (e.g. the
+#                   quick start's target/debug build; the acceptance test packages the debug
+#                   build the harness already has)
 #   --out DIR       where the artifacts go (default dist/)
 # Environment: RELEASE_GPG_KEY=KEY_ID signs SHA256SUMS with `gpg --detach-sign`, as the
 # Registry requires for publishing; without it the signature is not made (and the script
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
         shift 2
         ;;
     -h | --help)
-        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     -*)
@@ -62,7 +63,11 @@ if manifest.get("version") != 1 or protocols != ["6.0"]:
 PY
 
 if [ -z "$binary" ]; then
-    cargo build --release --locked --bin "$name"
+    # The quick start's QUICKSTART_PROFILE=release build is this same one (package, binary,
+    # features), so cargo reuses target/release when it is up to date.
+    started=$SECONDS
+    cargo build --release --locked -p "$name" --bin "$name"
+    echo "release.sh: cargo build --release took $((SECONDS - started)) s (cargo reuses an up-to-date build; --binary PATH packages one you have)"
     binary="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/$name"
 fi
 [ -x "$binary" ] || { echo "release.sh: $binary is not an executable" >&2; exit 1; }
@@ -98,4 +103,16 @@ fi
 
 echo "release artifacts of $name $version ($binary) in $out:"
 (cd "$out" && ls -l "${prefix}"_*)
-echo "zh:$(cut -d' ' -f1 <"$out/${prefix}_SHA256SUMS" | head -n 1)  (the zip's hash as lock files record it)"
+# The hash `terraform init` writes into .terraform.lock.hcl when it installs this zip from a
+# mirror: h1:, Go's dirhash.Hash1 of the zip's contents (golang.org/x/mod/sumdb/dirhash, which
+# Terraform's getproviders.PackageHashV1 uses): base64 of the SHA-256 of the sorted lines
+# "SHA256_HEX  NAME\n", one per file. (zh: hashes come only from a registry's signed SHA256SUMS.)
+h1="$(python3 - "$zip_path" <<'PY'
+import base64, hashlib, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    names = sorted(z.namelist())
+    lines = "".join(f"{hashlib.sha256(z.read(n)).hexdigest()}  {n}\n" for n in names)
+print("h1:" + base64.b64encode(hashlib.sha256(lines.encode()).digest()).decode())
+PY
+)"
+echo "$h1  (what terraform init records in .terraform.lock.hcl for this package)"

@@ -244,6 +244,30 @@ pub fn objects_arn(partition: Partition, bucket: &str, prefix: &str) -> String {
     }
 }
 
+/// The issuer URL (`https://HOST/PATH`) when `text` is a cluster's OIDC issuer rather than an
+/// ARN: the issuer URL itself, or its host path (the form IAM condition keys use, and the end of
+/// the OIDC provider's ARN). Users often paste one where the provider's ARN belongs.
+pub fn issuer_in_place_of_arn(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.starts_with("arn:") {
+        return None;
+    }
+    let host_path = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .unwrap_or(text)
+        .trim_end_matches('/');
+    let host = host_path.split('/').next().unwrap_or_default();
+    let is_host = host.contains('.')
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    is_host.then(|| format!("https://{host_path}"))
+}
+
 /// Whether `account` is a 12-digit AWS account id.
 pub fn is_account_id(account: &str) -> bool {
     account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
@@ -255,6 +279,31 @@ mod tests {
 
     const EKS: &str =
         "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123";
+
+    #[test]
+    fn an_issuer_url_or_host_path_is_recognised_in_place_of_an_arn() {
+        let issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123";
+        for given in [
+            issuer,
+            "https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123/",
+            "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123",
+        ] {
+            assert_eq!(
+                issuer_in_place_of_arn(given).as_deref(),
+                Some(issuer),
+                "{given}"
+            );
+        }
+        for other in [
+            EKS,
+            "",
+            "alias/gitlab-cache",
+            "not an arn",
+            "arn:aws:iam::1:role/x",
+        ] {
+            assert_eq!(issuer_in_place_of_arn(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn oidc_provider_arn_yields_partition_account_and_condition_prefix() {

@@ -7,6 +7,6 @@ pub mod error;
 pub mod partition;
 pub mod policy;
 
-pub use arn::{Arn, ArnError, OidcProviderArn};
+pub use arn::{Arn, ArnError, OidcProviderArn, issuer_in_place_of_arn};
 pub use error::{AwsError, AwsErrorKind, NotFoundAsNone, aws_error};
 pub use partition::Partition;

@@ -14,7 +14,7 @@ use crate::codec::{AttributePath, Diagnostic};
 use crate::concurrency::Fanout;
 
 use super::aws;
-use super::kubernetes::KubeConnection;
+use super::kubernetes::{KubeConnection, KubeError};
 use super::region::{self, Imds, RegionLookup, RegionSource};
 use super::settings::{AwsSettings, ProviderSettings};
 
@@ -242,6 +242,20 @@ impl ProviderData {
             })
             .await
             .clone()
+    }
+
+    /// At plan time, whether the Kubernetes API will be reachable at all: the error an apply
+    /// would meet first when no source is configured (no `kubernetes` block settings, no
+    /// `KUBECONFIG`, no `~/.kube/config`, not in a pod). It reads no file and calls no API;
+    /// settings not known yet, and files that may appear during apply, are left to apply.
+    pub fn require_kubernetes_source(&self) -> Result<(), Diagnostic> {
+        if self.kube.initialized() {
+            return Ok(());
+        }
+        match self.kube_connection.source(&self.env) {
+            Err(error @ KubeError::NotConfigured { .. }) => Err(error.diagnostic(None)),
+            _ => Ok(()),
+        }
     }
 
     async fn sdk_config(&self) -> Result<&SdkConfig, Diagnostic> {

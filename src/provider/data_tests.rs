@@ -146,6 +146,10 @@ async fn unknown_aws_settings_block_only_aws() {
         .err()
         .expect("no kubeconfig in an empty environment");
     assert_eq!(diagnostic.summary, "Kubernetes is not configured");
+    // Plan sees the same, without reading a file or calling the API.
+    let at_plan = data.require_kubernetes_source().unwrap_err();
+    assert_eq!(at_plan.summary, diagnostic.summary);
+    assert_eq!(at_plan.detail, diagnostic.detail);
 }
 
 #[tokio::test]
@@ -156,6 +160,10 @@ async fn unknown_kubernetes_settings_block_only_kubernetes() {
         .unwrap();
     let diagnostic = data.kube().await.err().expect("unknown host");
     assert_eq!(diagnostic.summary, "Kubernetes settings not known yet");
+    assert!(
+        data.require_kubernetes_source().is_ok(),
+        "known at apply: not an error at plan"
+    );
     assert!(
         diagnostic.detail.contains("kubernetes.host"),
         "{}",

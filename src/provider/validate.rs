@@ -395,11 +395,9 @@ fn check_oidc_provider_arn(config: &Value, aws: &Value, diags: &mut Diagnostics)
             "oidc_provider_arn",
             diags,
         ),
-        Err(error) => diags.error_at(
-            at,
-            "Invalid OIDC provider ARN",
-            format!("{text:?} is not a valid ARN: {error}."),
-        ),
+        Err(error) => {
+            diags.push(crate::data_sources::oidc_provider::invalid_arn(text, &error).at(at))
+        }
     }
 }
 

@@ -232,6 +232,10 @@ fn binding_cases(token: &str) -> Vec<Case> {
             "oidc_provider_arn = \"arn:aws:iam::123456789012:role/not-a-provider\" #!",
         ),
         binding(
+            "Invalid OIDC provider ARN",
+            "oidc_provider_arn = \"oidc.eks.us-east-1.amazonaws.com/id/CORPUS\" #!",
+        ),
+        binding(
             "Invalid IAM role name",
             format!("role_name = \"{long_role}\" #!"),
         ),
@@ -608,6 +612,10 @@ fn data_source_cases() -> Vec<Case> {
             "url = \"https://oidc.example.com/id/CORPUS?x=1\" #!",
         ),
         data("Invalid OIDC provider ARN", "arn = \"\" #!"),
+        data(
+            "Invalid OIDC provider ARN",
+            "arn = \"https://oidc.eks.us-east-1.amazonaws.com/id/CORPUS\" #!",
+        ),
         data("Invalid issuer URL", "url = \"https://\" #!"),
     ]
 }

@@ -232,6 +232,16 @@ async fn release_zip_installs_from_a_filesystem_mirror_with_locked_hashes() {
     let package_dir = unpacked.join(PROVIDER_ADDRESS).join(&version).join(OS_ARCH);
     unzip(&zip, &package_dir).await;
     let expected_h1 = h1_of_dir(&package_dir);
+    // release.sh tells the user the hash the lock file will hold (the h1: of the contents),
+    // not the zip's own sha256 (zh:), which mirror installs never record.
+    let release_output = String::from_utf8_lossy(&released.stdout);
+    assert!(
+        release_output
+            .lines()
+            .any(|line| line.starts_with(&format!("{expected_h1}  (what terraform init records"))),
+        "release.sh does not print the h1: hash {expected_h1}:\n{release_output}"
+    );
+    assert!(!release_output.contains("zh:"), "{release_output}");
     let installed_binary = package_dir.join(&entry);
     assert_eq!(
         std::fs::read(&installed_binary).unwrap(),

@@ -7,7 +7,7 @@ mod tests;
 
 use async_trait::async_trait;
 
-use crate::aws::OidcProviderArn;
+use crate::aws::{ArnError, OidcProviderArn, issuer_in_place_of_arn};
 use crate::codec::{AttributePath, Diagnostic, Diagnostics, Schema, Value};
 use crate::framework::{Context, DataSource, ReadOutcome};
 use crate::provider::url::HttpUrl;
@@ -62,6 +62,22 @@ impl DataSource for OidcProviderDataSource {
     }
 }
 
+/// The "Invalid OIDC provider ARN" error for `text` (without an attribute path: callers add
+/// theirs). When `text` is the cluster's issuer URL or host path instead of the ARN, the detail
+/// shows how this data source looks the ARN up from it.
+pub fn invalid_arn(text: &str, why: &ArnError) -> Diagnostic {
+    let mut detail = format!("{text:?} is not a valid ARN: {why}.");
+    if let Some(issuer) = issuer_in_place_of_arn(text) {
+        detail.push_str(&format!(
+            " This is the cluster's issuer, not the ARN of its IAM OIDC provider \
+             (arn:PARTITION:iam::ACCOUNT:oidc-provider/ISSUER_HOST_PATH). Look the ARN up with \
+             data \"gitlabrunner_oidc_provider\" \"this\" {{ url = \"{issuer}\" }} and use \
+             data.gitlabrunner_oidc_provider.this.arn."
+        ));
+    }
+    Diagnostic::error("Invalid OIDC provider ARN", detail)
+}
+
 /// What the configuration asks to look up: `Ok(None)` while a value is unknown, the argument
 /// errors otherwise.
 fn lookup_from(config: &Value) -> Result<Option<Lookup>, Diagnostics> {
@@ -87,11 +103,7 @@ fn lookup_from(config: &Value) -> Result<Option<Lookup>, Diagnostics> {
         return match OidcProviderArn::parse(text) {
             Ok(parsed) => Ok(Some(Lookup::Arn(parsed))),
             Err(error) => {
-                diags.error_at(
-                    AttributePath::new("arn"),
-                    "Invalid OIDC provider ARN",
-                    format!("{text:?} is not a valid ARN: {error}."),
-                );
+                diags.push(invalid_arn(text, &error).at(AttributePath::new("arn")));
                 Err(diags)
             }
         };

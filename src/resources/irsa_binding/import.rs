@@ -1,7 +1,9 @@
 //! Import by `NAMESPACE/NAME`: the ServiceAccount names its role (the role-arn annotation),
 //! the role's trust policy names the OIDC provider and audience, and the RoleBindings that
 //! carry the binding's marks name the grant namespaces. The result is the state a matching
-//! configuration plans no change against.
+//! configuration plans no change against, except `verify`: import cannot see the configuration
+//! and a check leaves nothing to read back, so a configuration with `verify` plans one update
+//! that runs it (docs/resources/irsa_binding.md, "Import").
 
 use crate::aws::Arn;
 use crate::codec::{Diagnostic, Diagnostics};

@@ -146,6 +146,13 @@ impl Resource for IrsaBinding {
         if diagnostics.has_errors() {
             return diagnostics;
         }
+        // A create or update needs the Kubernetes API; without any Kubernetes configuration the
+        // apply would fail, so say it now. (Destroy and no-op plans are left alone.)
+        let changes =
+            !change.is_destroy() && (change.is_create() || change.planned != change.prior);
+        if changes && let Err(missing) = ctx.provider.require_kubernetes_source() {
+            diagnostics.push(plan::kubernetes_missing(missing));
+        }
         // Only plans that write to IAM ask STS, and the answer is kept for the process.
         if let Some(role_account) = account::planned_account(&change.prior, &change.planned)
             && let Some(caller) = ctx.provider.caller_account().await

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::aws::{OidcProviderArn, Partition, arn, policy};
-use crate::codec::{AttributePath, Diagnostics, Value};
+use crate::codec::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::data_sources::oidc_provider::invalid_arn;
 use crate::framework::PlannedChange;
 
 use super::model::{RbacRule, RuleBlock};
@@ -27,6 +28,21 @@ impl ProviderDefaults {
     fn partition(&self) -> Option<Partition> {
         self.region.as_deref().and_then(Partition::from_region)
     }
+}
+
+/// The plan-time error of a binding that would be created or changed while the provider has no
+/// Kubernetes configuration: `missing` (from the provider) with what the binding needs it for,
+/// at `service_account_name`, the object that lives in Kubernetes.
+pub fn kubernetes_missing(missing: Diagnostic) -> Diagnostic {
+    Diagnostic::error(
+        missing.summary,
+        format!(
+            "This binding's ServiceAccount, Roles and RoleBindings are made through the \
+             Kubernetes API, and the apply would fail: {}",
+            missing.detail
+        ),
+    )
+    .at(AttributePath::new("service_account_name"))
 }
 
 /// Completes the framework's plan (see the module docs).
@@ -65,11 +81,8 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
     let oidc = match oidc_value.as_str().map(OidcProviderArn::parse) {
         Some(Ok(oidc)) => Some(oidc),
         Some(Err(why)) => {
-            diags.error_at(
-                AttributePath::new("oidc_provider_arn"),
-                "Invalid OIDC provider ARN",
-                format!("The provider's oidc_provider_arn is not a valid ARN: {why}."),
-            );
+            let text = oidc_value.as_str().unwrap_or_default();
+            diags.push(invalid_arn(text, &why).at(AttributePath::new("oidc_provider_arn")));
             return diags;
         }
         None => None,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::{Arn, OidcProviderArn, policy};
 use crate::codec::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::data_sources::oidc_provider::invalid_arn;
 use crate::ownership;
 
 use super::irsa::RESERVED_ANNOTATIONS;
@@ -97,19 +98,22 @@ impl Checks {
         if let Some(arn) = config.get("oidc_provider_arn").as_str()
             && let Err(why) = OidcProviderArn::parse(arn)
         {
-            self.error(
-                AttributePath::new("oidc_provider_arn"),
-                "Invalid OIDC provider ARN",
-                format!("{arn:?} is not a valid ARN: {why}."),
-            );
+            self.diagnostics
+                .push(invalid_arn(arn, &why).at(AttributePath::new("oidc_provider_arn")));
         }
         if let Some(name) = config.get("role_name").as_str()
             && let Err(why) = iam_name(name, 64)
         {
+            let default = if name.len() > 64 {
+                " Or leave role_name out: the default, NAMESPACE-SERVICE_ACCOUNT_NAME, is \
+                 shortened to 64 characters with a stable hash suffix."
+            } else {
+                ""
+            };
             self.error(
                 AttributePath::new("role_name"),
                 "Invalid IAM role name",
-                format!("{name:?} is not a valid IAM role name: {why}."),
+                format!("{name:?} is not a valid IAM role name: {why}.{default}"),
             );
         }
         if let Some(path) = config.get("role_path").as_str()

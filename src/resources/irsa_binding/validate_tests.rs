@@ -870,3 +870,62 @@ fn reading_rbac_objects_needs_no_opt_in() {
     );
     assert!(validate(&config).is_empty());
 }
+
+#[test]
+fn an_issuer_where_the_arn_belongs_points_to_the_data_source() {
+    for given in [
+        "https://oidc.eks.us-east-1.amazonaws.com/id/X",
+        "oidc.eks.us-east-1.amazonaws.com/id/X",
+    ] {
+        let mut config = manager_config();
+        set(&mut config, "oidc_provider_arn", given.into());
+        let diags = validate(&config);
+        let error = diags.iter().find(|d| d.is_error()).expect("an error");
+        assert_eq!(error.summary, "Invalid OIDC provider ARN");
+        assert!(
+            error.detail.contains(
+                "data \"gitlabrunner_oidc_provider\" \"this\" { url = \
+                 \"https://oidc.eks.us-east-1.amazonaws.com/id/X\" }"
+            ) && error
+                .detail
+                .contains("data.gitlabrunner_oidc_provider.this.arn"),
+            "{given}: {}",
+            error.detail
+        );
+    }
+    // Another wrong ARN gets no such hint.
+    let mut config = manager_config();
+    set(
+        &mut config,
+        "oidc_provider_arn",
+        "arn:aws:iam::123456789012:role/x".into(),
+    );
+    let diags = validate(&config);
+    assert!(
+        !diags
+            .iter()
+            .any(|d| d.detail.contains("gitlabrunner_oidc_provider"))
+    );
+}
+
+#[test]
+fn a_role_name_too_long_mentions_the_shortened_default() {
+    let mut config = manager_config();
+    set(&mut config, "role_name", "r".repeat(65).into());
+    let diags = validate(&config);
+    let error = diags.iter().find(|d| d.is_error()).expect("an error");
+    assert!(
+        error.detail.contains("leave role_name out")
+            && error.detail.contains("shortened to 64 characters"),
+        "{}",
+        error.detail
+    );
+    // A bad character is not cured by the default: no such hint.
+    set(&mut config, "role_name", "runner role".into());
+    let diags = validate(&config);
+    assert!(
+        !diags
+            .iter()
+            .any(|d| d.detail.contains("leave role_name out"))
+    );
+}
