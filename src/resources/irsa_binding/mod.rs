@@ -29,9 +29,11 @@ pub mod schema;
 pub mod state;
 pub mod steps;
 pub mod trust;
+pub mod trust_drift;
 pub mod update;
 pub mod validate;
 pub mod verify;
+pub mod wiring;
 
 #[cfg(test)]
 mod fake;
@@ -45,6 +47,8 @@ mod plan_tests;
 mod testing;
 #[cfg(test)]
 mod validate_tests;
+#[cfg(test)]
+mod verify_tests;
 
 use async_trait::async_trait;
 
