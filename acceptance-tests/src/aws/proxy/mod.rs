@@ -43,6 +43,7 @@ pub use error_body::error_response;
 pub use faults::{FaultAction, FaultRule, Latency, Matcher, Trigger};
 pub use log::{RequestRecord, critical_path_depth};
 
+use crate::aws::web_identity::{self, WebIdentityGate};
 use crate::runtime::shared_runtime;
 use faults::FaultTable;
 
@@ -92,6 +93,8 @@ struct ProxyState {
     in_flight: AtomicU64,
     sequence: AtomicU64,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The rig's STS checks for `AssumeRoleWithWebIdentity`, when registered for the upstream.
+    gate: Option<Arc<WebIdentityGate>>,
 }
 
 impl AwsProxy {
@@ -117,6 +120,7 @@ impl AwsProxy {
                 .pool_idle_timeout(Duration::from_secs(30))
                 .build_http()
         };
+        let gate = web_identity::gate_for(&upstream_url).map(|entry| entry.gate);
         let state = Arc::new(ProxyState {
             upstream_url,
             upstream: authority,
@@ -126,6 +130,7 @@ impl AwsProxy {
             in_flight: AtomicU64::new(0),
             sequence: AtomicU64::new(0),
             client,
+            gate,
         });
         let server = runtime.spawn(serve(listener, Arc::clone(&state)));
         Ok(Self {
@@ -138,6 +143,11 @@ impl AwsProxy {
     /// The proxy's URL (`http://127.0.0.1:PORT`), for `AWS_ENDPOINT_URL`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Whether `AssumeRoleWithWebIdentity` is checked by the rig's STS before it is forwarded.
+    pub fn checks_web_identity(&self) -> bool {
+        self.state.gate.is_some()
     }
 
     /// The emulator the proxy forwards to.
@@ -318,7 +328,7 @@ async fn handle(
         Some(FaultAction::DropConnection) => Err(DroppedConnection),
         Some(FaultAction::Delay(delay)) => {
             tokio::time::sleep(delay).await;
-            Ok(forward(state, &parts, body, &kind, &request_id).await)
+            Ok(check_then_forward(state, &parts, body, &kind, &request_id).await)
         }
         Some(FaultAction::DelayResponse(delay)) => {
             let answer = forward(state, &parts, body, &kind, &request_id).await;
@@ -333,7 +343,7 @@ async fn handle(
             tokio::time::sleep(delay).await;
             Ok(answer)
         }
-        None => Ok(forward(state, &parts, body, &kind, &request_id).await),
+        None => Ok(check_then_forward(state, &parts, body, &kind, &request_id).await),
     };
     let path_and_query = parts
         .uri
@@ -373,6 +383,32 @@ impl Drop for ReleaseOnDrop<'_> {
     fn drop(&mut self) {
         self.state.held().retain(|h| h.sequence != self.sequence);
     }
+}
+
+/// Answers an `AssumeRoleWithWebIdentity` the gate refuses with STS's error; forwards
+/// everything else.
+async fn check_then_forward(
+    state: &ProxyState,
+    parts: &http::request::Parts,
+    body: Bytes,
+    kind: &RequestKind,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    if let Some(gate) = &state.gate
+        && kind.service == "sts"
+        && kind.operation == "AssumeRoleWithWebIdentity"
+        && let Err(refusal) = gate.check(&web_identity::form_params(&body)).await
+    {
+        return error_response(
+            "sts",
+            false,
+            refusal.status,
+            refusal.code,
+            &refusal.message,
+            request_id,
+        );
+    }
+    forward(state, parts, body, kind, request_id).await
 }
 
 /// Sends the request on to the emulator and returns its answer (a 502 AWS error when the
