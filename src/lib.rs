@@ -17,12 +17,14 @@ pub mod data_sources;
 pub mod docs;
 pub mod error_chain;
 pub mod framework;
+pub mod jwt;
 pub mod kubernetes;
 pub mod ownership;
 pub mod provider;
 pub mod resources;
 pub mod retry;
 pub mod server;
+pub mod trust_eval;
 
 /// Code generated from `proto/` by `build.rs`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

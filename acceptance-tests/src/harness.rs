@@ -65,10 +65,28 @@ pub struct Harness {
     cli_config: PathBuf,
     aws: AwsEmulator,
     kubernetes: Result<KubernetesTarget, KubernetesError>,
+    /// The rig's STS in front of the emulator (see [`crate::aws::web_identity`]); `None`
+    /// without a Kubernetes target, whose issuer it needs.
+    sts: Option<AwsProxy>,
     _scratch: TempDir,
 }
 
 static SHARED: OnceCell<Result<Arc<Harness>, String>> = OnceCell::const_new();
+
+/// Registers the rig's STS for `aws` and starts the proxy that provider workspaces send STS to
+/// (`AWS_ENDPOINT_URL_STS`, set by [`Workspace::set_aws_endpoint`]). Every proxy started for
+/// the emulator afterwards checks web identities too.
+async fn start_sts(aws: &AwsEmulator, target: &KubernetesTarget) -> Result<AwsProxy, HarnessError> {
+    use crate::aws::web_identity::{RigSources, WebIdentityGate, register_gate, set_sts_url};
+    let kube = target.client().await?;
+    register_gate(
+        aws.endpoint(),
+        WebIdentityGate::new(RigSources::new(aws.endpoint(), kube)),
+    );
+    let proxy = AwsProxy::start(aws.endpoint())?;
+    set_sts_url(aws.endpoint(), proxy.url());
+    Ok(proxy)
+}
 
 /// The shared harness for an acceptance test, or `None` (with the reason printed) when
 /// acceptance tests are off. Panics with the setup error when they are on but the harness
@@ -137,6 +155,10 @@ impl Harness {
         );
         let provider = provider?;
         let aws = aws?;
+        let sts = match &kubernetes {
+            Ok(target) => Some(start_sts(&aws, target).await?),
+            Err(_) => None,
+        };
         write_cli_config(&cli_config, PROVIDER_ADDRESS, &provider.override_dir)?;
         let terraform = TerraformCli::discover(&settings.terraform_path, &cli_config).await?;
         Ok(Self {
@@ -146,6 +168,7 @@ impl Harness {
             cli_config,
             aws,
             kubernetes,
+            sts,
             _scratch: scratch,
         })
     }
@@ -160,6 +183,7 @@ impl Harness {
             "acceptance: Terraform v{} ({}), AutoMTLS on\n\
              acceptance: provider {} (profile {}, cargo build {:.1} s)\n\
              acceptance: AWS {}\n\
+             acceptance: STS AssumeRoleWithWebIdentity {}\n\
              acceptance: Kubernetes {kubernetes}",
             self.terraform.version(),
             self.terraform.path().display(),
@@ -167,7 +191,19 @@ impl Harness {
             self.provider.profile,
             self.provider.build_time.as_secs_f64(),
             self.aws.describe(),
+            match &self.sts {
+                Some(proxy) => format!(
+                    "checked by the rig's STS at {} (signature, iss, aud, exp, trust policy)",
+                    proxy.url()
+                ),
+                None => "unchecked (no Kubernetes target to read the issuer's keys from)".into(),
+            },
         )
+    }
+
+    /// The rig's STS: what it refused so far. `None` without a Kubernetes target.
+    pub fn sts_gate(&self) -> Option<std::sync::Arc<crate::aws::web_identity::WebIdentityGate>> {
+        crate::aws::web_identity::gate_for(self.aws.endpoint()).map(|entry| entry.gate)
     }
 
     /// The settings read from the environment.

@@ -299,6 +299,28 @@ impl KubeClient {
             })
     }
 
+    /// Reads a non-resource path such as `/.well-known/openid-configuration` or
+    /// `/openid/v1/jwks` as JSON, sending `accept` (the API server serves the JWKS only to
+    /// `Accept: application/jwk-set+json`, 406 otherwise); `None` on 404.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<Option<serde_json::Value>, KubeError> {
+        let operation = format!("get {path}");
+        let build = || {
+            http::Request::get(path)
+                .header(http::header::ACCEPT, accept)
+                .body(Vec::new())
+                .map_err(kube::core::request::Error::BuildRequest)
+        };
+        match self.execute(&operation, build).await {
+            Ok(body) => parse(&operation, &body).map(Some),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Sends the request `build` makes, retrying transient failures within the budget.
     async fn execute(
         &self,

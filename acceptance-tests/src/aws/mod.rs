@@ -4,6 +4,7 @@
 mod clients;
 mod emulator;
 pub mod proxy;
+pub mod web_identity;
 
 pub use clients::{AwsClients, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
 pub use emulator::{AwsEmulator, EmulatorError, REGION};

@@ -46,7 +46,17 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + 'static {
         is_head: bool,
         error: &ErrorAnswer<'_>,
     ) -> Response<Full<Bytes>>;
+
+    /// A check the rig makes in the service's place before a request is forwarded: an error
+    /// answer (status, code, message) refuses it; `None` forwards it. Forwards by default.
+    fn intercept<'a>(&'a self, _kind: &'a RequestKind, _body: &'a [u8]) -> Interception<'a> {
+        Box::pin(async { None })
+    }
 }
+
+/// What [`Dialect::intercept`] decides: `Some((status, code, message))` answers with that error.
+pub type Interception<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Option<(u16, String, String)>> + Send + 'a>>;
 
 /// An error answer for [`Dialect::error_response`].
 #[derive(Debug, Clone, Copy)]
@@ -424,6 +434,16 @@ async fn forward(
     kind: &RequestKind,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
+    if let Some((status, code, message)) = state.dialect.intercept(kind, &body).await {
+        let refusal = ErrorAnswer {
+            status,
+            code: &code,
+            message: &message,
+            retry_after_seconds: None,
+            request_id,
+        };
+        return state.error_response(kind, parts.method == http::Method::HEAD, &refusal);
+    }
     let path_and_query = parts
         .uri
         .path_and_query()

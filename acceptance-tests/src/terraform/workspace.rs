@@ -199,6 +199,16 @@ impl Workspace {
         ] {
             self.env.insert(name.to_string(), value.to_string());
         }
+        // STS goes through the rig's STS when one checks web identities for this emulator.
+        match crate::aws::web_identity::gate_for(endpoint) {
+            Some(entry) if !entry.sts_url.is_empty() => {
+                self.env
+                    .insert("AWS_ENDPOINT_URL_STS".to_string(), entry.sts_url);
+            }
+            _ => {
+                self.env.remove("AWS_ENDPOINT_URL_STS");
+            }
+        }
         self
     }
 

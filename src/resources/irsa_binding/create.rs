@@ -32,9 +32,13 @@ pub async fn create(remote: &Remote<'_>, planned: &Binding) -> Outcome {
     let gate = Gate::default();
     let mut errors = build(remote, planned, &journal, &gate).await;
     let mut verified = None;
+    let mut skipped = Diagnostics::new();
     if errors.is_empty() && !remote.cancel.is_cancelled() && planned.verify.is_some() {
         match verify::verify(remote, planned).await {
-            Ok(arn) => verified = Some(arn),
+            Ok(done) => {
+                skipped = diagnostics::verify_skipped(planned, &done.skipped);
+                verified = Some(done.identity_arn);
+            }
             Err(error) => errors.push(error),
         }
     }
@@ -53,7 +57,7 @@ pub async fn create(remote: &Remote<'_>, planned: &Binding) -> Outcome {
         }
         return Outcome {
             state,
-            diagnostics: Diagnostics::new(),
+            diagnostics: skipped,
         };
     }
     roll_back(remote, planned, &journal, errors).await

@@ -184,3 +184,19 @@ fn list(done: &[Done]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// `verify` passed, but some of its local checks could not run (one warning listing them).
+pub fn verify_skipped(planned: &Binding, skipped: &[String]) -> crate::codec::Diagnostics {
+    let mut diagnostics = crate::codec::Diagnostics::new();
+    if !skipped.is_empty() {
+        diagnostics.push(Diagnostic::warning(
+            format!("verify of IRSA binding {} skipped a check", planned.id()),
+            format!(
+                "{}\n\nSTS accepted the token, so the wiring works; the named check was left \
+                 to STS.",
+                skipped.join("\n")
+            ),
+        ));
+    }
+    diagnostics
+}

@@ -14,8 +14,58 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::kubernetes::KubeError;
 
-use super::remote::{Iam, IamRole, Kube, RoleSpec, Sts};
+use super::remote::{Iam, IamRole, Kube, OidcProvider, RoleSpec, Sts};
+use super::testing::OIDC;
 use super::trust;
+use super::verify::JWKS_PATH;
+
+/// The issuer of the fake cluster's tokens: the URL of [`OIDC`].
+pub const ISSUER: &str = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
+
+/// Two RSA keys, made once per test process: the fake cluster's and "another cluster's".
+fn keys() -> &'static [aws_lc_rs::rsa::KeyPair; 2] {
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    static KEYS: std::sync::OnceLock<[KeyPair; 2]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        [0, 1].map(|_| KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
+    })
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An RS256 JWT signed with key `key` (kid "fake").
+fn sign(key: usize, claims: &serde_json::Value) -> String {
+    use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+    let input = format!(
+        "{}.{}",
+        b64(serde_json::json!({"alg": "RS256", "kid": "fake"}).to_string()),
+        b64(claims.to_string())
+    );
+    let pair = &keys()[key];
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(
+        &RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .expect("RSA signing");
+    format!("{input}.{}", b64(signature))
+}
+
+/// The JWKS of key `key`.
+fn jwks(key: usize) -> serde_json::Value {
+    use aws_lc_rs::signature::KeyPair as _;
+    let public = keys()[key].public_key();
+    serde_json::json!({"keys": [{
+        "kty": "RSA", "alg": "RS256", "use": "sig", "kid": "fake",
+        "n": b64(public.modulus().big_endian_without_leading_zero()),
+        "e": b64(public.exponent().big_endian_without_leading_zero()),
+    }]})
+}
 
 /// The latency of every fake call.
 pub const LATENCY: Duration = Duration::from_millis(100);
@@ -46,6 +96,13 @@ struct World {
     faults: Vec<(String, Fault, u32)>,
     calls: Vec<String>,
     next_id: u64,
+    oidc_providers: BTreeMap<String, OidcProvider>,
+    /// The `iss` of minted tokens.
+    issuer: String,
+    /// The key that signs tokens (the JWKS always serves key 0).
+    signing_key: usize,
+    /// Lifetime of minted tokens; `None`: as requested.
+    token_seconds: Option<i64>,
 }
 
 /// The fake cloud and cluster.
@@ -95,7 +152,19 @@ impl Fake {
     /// A fake with these namespaces.
     pub fn with_namespaces(namespaces: &[&str]) -> Fake {
         let fake = Fake::default();
-        fake.world.lock().unwrap().namespaces = namespaces.iter().map(|n| n.to_string()).collect();
+        {
+            let mut world = fake.world.lock().unwrap();
+            world.namespaces = namespaces.iter().map(|n| n.to_string()).collect();
+            world.issuer = ISSUER.to_string();
+            world.oidc_providers.insert(
+                OIDC.to_string(),
+                OidcProvider {
+                    arn: OIDC.to_string(),
+                    url: ISSUER.trim_start_matches("https://").to_string(),
+                    client_ids: vec!["sts.amazonaws.com".to_string()],
+                },
+            );
+        }
         fake
     }
 
@@ -191,6 +260,26 @@ pub struct FakeWorld<'a> {
 }
 
 impl FakeWorld<'_> {
+    /// Sets the `iss` of the tokens the cluster mints.
+    pub fn set_issuer(&mut self, issuer: &str) {
+        self.world.issuer = issuer.to_string();
+    }
+
+    /// Tokens are signed with another cluster's key from now on.
+    pub fn sign_with_another_key(&mut self) {
+        self.world.signing_key = 1;
+    }
+
+    /// Tokens are minted with this lifetime (negative: already expired).
+    pub fn set_token_seconds(&mut self, seconds: i64) {
+        self.world.token_seconds = Some(seconds);
+    }
+
+    /// The OIDC providers IAM knows, by ARN.
+    pub fn oidc_providers(&mut self) -> &mut BTreeMap<String, OidcProvider> {
+        &mut self.world.oidc_providers
+    }
+
     /// Deletes a role (and its policies) as if done outside Terraform.
     pub fn delete_role(&mut self, name: &str) {
         self.world.roles.remove(name);
@@ -478,6 +567,11 @@ impl Iam for Fake {
         world.roles.remove(name);
         Ok(())
     }
+
+    async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>, AwsError> {
+        self.aws_call("iam:GetOpenIDConnectProvider", arn).await?;
+        Ok(self.world.lock().unwrap().oidc_providers.get(arn).cloned())
+    }
 }
 
 fn with_role<'a>(
@@ -518,9 +612,13 @@ impl Sts for Fake {
             .find(|r| r.role.arn == role_arn)
             .ok_or_else(denied)?;
         let admitted = trust::admits(&role.role.trust_policy).ok_or_else(denied)?;
-        // Fake tokens are "sub|aud".
-        let (sub, aud) = token.split_once('|').ok_or_else(denied)?;
-        if admitted.subject.as_deref() != Some(sub) || admitted.audience.as_deref() != Some(aud) {
+        let claims = crate::jwt::UnverifiedToken::parse(token)
+            .map_err(|_| denied())?
+            .claims;
+        let (sub, aud) = (claims.subject(), claims.audiences());
+        if admitted.subject.as_deref() != sub
+            || !aud.iter().any(|a| admitted.audience.as_deref() == Some(a))
+        {
             return Err(denied());
         }
         Ok(format!(
@@ -944,7 +1042,7 @@ impl Kube for Fake {
         namespace: &str,
         name: &str,
         audience: &str,
-        _seconds: i64,
+        seconds: i64,
     ) -> Result<String, KubeError> {
         let op = format!("kube:create token {namespace}/{name}");
         self.kube_call(op.clone()).await?;
@@ -962,7 +1060,27 @@ impl Kube for Fake {
                 format!("serviceaccounts \"{name}\" not found"),
             ));
         }
-        Ok(format!("{}|{audience}", trust::subject(namespace, name)))
+        let world = self.world.lock().unwrap();
+        // The paused test clock does not move the wall clock: real time, as the cluster's.
+        let now = crate::jwt::unix_now();
+        let claims = serde_json::json!({
+            "iss": world.issuer,
+            "sub": trust::subject(namespace, name),
+            "aud": [audience],
+            "iat": now,
+            "nbf": now,
+            "exp": now + world.token_seconds.unwrap_or(seconds),
+        });
+        Ok(sign(world.signing_key, &claims))
+    }
+
+    async fn get_json(
+        &self,
+        path: &str,
+        _accept: &str,
+    ) -> Result<Option<serde_json::Value>, KubeError> {
+        self.kube_call(format!("kube:get {path}")).await?;
+        Ok((path == JWKS_PATH).then(|| jwks(0)))
     }
 }
 

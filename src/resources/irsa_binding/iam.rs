@@ -10,7 +10,7 @@ use aws_sdk_iam::types::Tag;
 use crate::aws::policy::decode_document;
 use crate::aws::{AwsError, AwsErrorKind, NotFoundAsNone, aws_error};
 
-use super::remote::{Iam, IamRole, RoleSpec, Sts};
+use super::remote::{Iam, IamRole, OidcProvider, RoleSpec, Sts};
 
 /// IAM through the SDK.
 pub struct SdkIam {
@@ -318,6 +318,22 @@ impl Iam for SdkIam {
             .await
             .map_err(aws_error("iam:DeleteRole"))?;
         Ok(())
+    }
+
+    async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>, AwsError> {
+        let response = self
+            .client
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(aws_error("iam:GetOpenIDConnectProvider"))
+            .not_found_as_none()?;
+        Ok(response.map(|provider| OidcProvider {
+            arn: arn.to_string(),
+            url: provider.url().unwrap_or_default().to_string(),
+            client_ids: provider.client_id_list().to_vec(),
+        }))
     }
 }
 

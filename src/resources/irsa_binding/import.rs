@@ -22,6 +22,7 @@ use super::remote::Remote;
 use super::schema::{DEFAULT_AUDIENCE, DEFAULT_MAX_SESSION_DURATION, DEFAULT_ROLE_PATH};
 use super::state::{Scope, reconcile};
 use super::trust;
+use super::trust_drift::trust_drift;
 use super::validate::{dns1123_label, dns1123_subdomain};
 
 /// Imports the binding `id`.
@@ -152,6 +153,15 @@ pub async fn import(
         .await
         .map_err(fail)?;
     warnings.extend(notes);
+    if let Some(role) = &observed.role {
+        let after = "A configuration matching the imported binding restores the binding's \
+                     policy on its first apply.";
+        warnings.extend(
+            trust_drift(&basis, &role.trust_policy, after)
+                .into_iter()
+                .collect(),
+        );
+    }
     let mut state = reconcile(&basis, &observed, &remote.default_tags, Scope::Everything)
         .expect("the ServiceAccount exists");
     for grant in &mut state.grants {

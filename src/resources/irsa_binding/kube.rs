@@ -145,6 +145,14 @@ impl Kube for ClientKube {
         self.client.list_all(label, value).await
     }
 
+    async fn get_json(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<Option<serde_json::Value>, KubeError> {
+        self.client.get_json(path, accept).await
+    }
+
     async fn create_token(
         &self,
         namespace: &str,

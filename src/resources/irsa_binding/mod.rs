@@ -33,9 +33,11 @@ pub mod state;
 pub mod steps;
 pub mod takeover;
 pub mod trust;
+pub mod trust_drift;
 pub mod update;
 pub mod validate;
 pub mod verify;
+pub mod wiring;
 
 #[cfg(test)]
 mod fake;
@@ -49,6 +51,8 @@ mod plan_tests;
 mod testing;
 #[cfg(test)]
 mod validate_tests;
+#[cfg(test)]
+mod verify_tests;
 
 use async_trait::async_trait;
 

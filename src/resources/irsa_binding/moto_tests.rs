@@ -59,12 +59,13 @@ async fn managed_policy(config: &aws_config::SdkConfig) -> String {
         .to_string()
 }
 
-/// Creates an OIDC provider in the emulator and returns its ARN.
-async fn oidc_provider(config: &aws_config::SdkConfig) -> String {
+/// Creates an OIDC provider in the emulator and returns its ARN and issuer URL.
+async fn oidc_provider(config: &aws_config::SdkConfig) -> (String, String) {
     let iam = aws_sdk_iam::Client::new(config);
     let issuer = format!("https://oidc.eks.example.com/id/{}", unique("MOTO"));
-    iam.create_open_id_connect_provider()
-        .url(issuer)
+    let arn = iam
+        .create_open_id_connect_provider()
+        .url(&issuer)
         .client_id_list("sts.amazonaws.com")
         .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
         .send()
@@ -72,7 +73,8 @@ async fn oidc_provider(config: &aws_config::SdkConfig) -> String {
         .expect("CreateOpenIDConnectProvider")
         .open_id_connect_provider_arn()
         .unwrap()
-        .to_string()
+        .to_string();
+    (arn, issuer)
 }
 
 async fn scenario(endpoint: &str, region: &str) {
@@ -82,7 +84,9 @@ async fn scenario(endpoint: &str, region: &str) {
         SdkSts::new(aws_sdk_sts::Client::new(&config)),
     );
     let fake = Fake::with_namespaces(&["ci-runner", "ci-jobs", "ci-jobs-2", "ci-jobs-3"]);
-    let oidc = oidc_provider(&config).await;
+    let (oidc, issuer) = oidc_provider(&config).await;
+    // The fake cluster's tokens come from the issuer registered in the emulator.
+    fake.edit(|world| world.set_issuer(&issuer));
     let defaults = ProviderDefaults {
         region: Some(region.into()),
         oidc_provider_arn: Some(oidc.clone()),

@@ -21,6 +21,7 @@ use super::remote::{
     ObservedServiceAccount, Remote,
 };
 use super::state::{Scope, reconcile};
+use super::trust_drift::trust_drift;
 
 /// The state `prior` is in now: `None` when the whole binding is gone.
 pub async fn read(remote: &Remote<'_>, prior: &Binding) -> (Option<Binding>, Diagnostics) {
@@ -29,6 +30,14 @@ pub async fn read(remote: &Remote<'_>, prior: &Binding) -> (Option<Binding>, Dia
             let state = reconcile(prior, &observed, &remote.default_tags, Scope::Managed);
             if state.is_some() {
                 warnings.extend(missing_parts(prior, &observed).into_iter().collect());
+            }
+            if let Some(role) = &observed.role {
+                let after = "The next apply restores the binding's policy.";
+                warnings.extend(
+                    trust_drift(prior, &role.trust_policy, after)
+                        .into_iter()
+                        .collect(),
+                );
             }
             (state, warnings)
         }

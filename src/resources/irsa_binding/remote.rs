@@ -58,6 +58,17 @@ pub struct IamRole {
     pub trust_policy: String,
 }
 
+/// An IAM OIDC provider, as `GetOpenIDConnectProvider` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// Its ARN.
+    pub arn: String,
+    /// Its URL as IAM holds it (AWS returns it without `https://`).
+    pub url: String,
+    /// The audiences it accepts (`ClientIDList`).
+    pub client_ids: Vec<String>,
+}
+
 /// IAM, as the binding uses it. "Not found" is an [`AwsError`] of kind `NotFound` except where
 /// a method returns `Option`.
 #[async_trait]
@@ -105,6 +116,8 @@ pub trait Iam: Send + Sync {
     async fn delete_inline_policy(&self, name: &str, policy: &str) -> Result<(), AwsError>;
     /// `DeleteRole`.
     async fn delete_role(&self, name: &str) -> Result<(), AwsError>;
+    /// `GetOpenIDConnectProvider`; `None` when no provider has that ARN.
+    async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>, AwsError>;
 }
 
 /// STS, as `verify` uses it.
@@ -191,6 +204,12 @@ pub trait Kube: Send + Sync {
         label: &str,
         value: &str,
     ) -> Result<Vec<RoleBinding>, KubeError>;
+    /// Reads a non-resource path as JSON (the JWKS at `/openid/v1/jwks`); `None` on 404.
+    async fn get_json(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<Option<serde_json::Value>, KubeError>;
     /// Mints a token for a ServiceAccount (TokenRequest).
     async fn create_token(
         &self,

@@ -379,10 +379,13 @@ fn grant_block() -> NestedBlock {
 fn verify_block() -> NestedBlock {
     let verify = Block::new(
         "Check the wiring end to end after every apply: mint a short-lived token for the \
-         ServiceAccount (TokenRequest, with `audience`) and exchange it for credentials with \
-         STS `AssumeRoleWithWebIdentity`, retrying until it works or `timeout_seconds` pass \
-         (IAM changes take a few seconds to propagate). When it keeps failing, the apply fails \
-         with STS's answer; a create is then rolled back.",
+         ServiceAccount (TokenRequest, with `audience`), check locally what STS checks (its \
+         signature against the cluster's JWKS, `exp`, `iss` and `aud` against the OIDC \
+         provider read with `iam:GetOpenIDConnectProvider`, and the role's trust policy as IAM \
+         holds it), then exchange it for credentials with STS `AssumeRoleWithWebIdentity`, \
+         retrying until it works or `timeout_seconds` pass (IAM changes take a few seconds to \
+         propagate). A failed check names the claim or condition key, the expected value and \
+         the value found; the apply then fails, and a create is rolled back.",
     )
     .attr(Attribute::optional(
         "timeout_seconds",

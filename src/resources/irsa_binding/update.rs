@@ -118,16 +118,20 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
         errors.extend(undone.leftovers.into_iter().map(|(_, e)| e));
     }
     let mut verified = None;
+    let mut skipped = Diagnostics::new();
     if errors.is_empty() && planned.verify.is_some() {
         match verify::verify(remote, planned).await {
-            Ok(arn) => verified = Some(arn),
+            Ok(done) => {
+                skipped = diagnostics::verify_skipped(planned, &done.skipped);
+                verified = Some(done.identity_arn);
+            }
             Err(error) => errors.push(error),
         }
     }
     if errors.is_empty() {
         return Outcome {
             state: Some(applied_state(prior, planned, &journal, account, verified)),
-            diagnostics: Diagnostics::new(),
+            diagnostics: skipped,
         };
     }
     let basis = failure_basis(prior, planned, &journal, switched);

@@ -1,21 +1,48 @@
 //! `verify`: proves the wiring end to end the way a pod would use it. A token minted for the
-//! ServiceAccount (TokenRequest, with the binding's audience) is exchanged for role
-//! credentials with STS `AssumeRoleWithWebIdentity`, retried until it works or the timeout
-//! passes: IAM takes a few seconds to see a new role or trust policy.
+//! ServiceAccount (TokenRequest, with the binding's audience) is first checked locally for
+//! everything real STS checks ([`wiring`]): its signature against the cluster's JWKS, `exp`,
+//! `iss` and `aud` against the OIDC provider (`GetOpenIDConnectProvider`), and the role's
+//! trust policy as IAM holds it (`GetRole`). Then it is exchanged for role credentials with
+//! STS `AssumeRoleWithWebIdentity`. The IAM reads and the exchange are retried until they
+//! pass or the timeout passes: IAM takes a few seconds to show a new role or trust policy.
+//! A local check that still fails at the deadline is the error, whatever STS answers.
 
+use crate::jwt::{Jwks, unix_now};
 use crate::retry::{RetryError, retry};
 
 use super::error::BindingError;
 use super::model::Binding;
 use super::remote::Remote;
+use super::wiring::{self, WiringError};
 
 /// The session name STS records for the check.
 pub const SESSION_NAME: &str = "gitlabrunner-verify";
 /// The token lifetime: the least Kubernetes accepts.
 const TOKEN_SECONDS: i64 = 600;
+/// Where the API server serves the service-account issuer's keys, and the only media type it
+/// serves them as (`application/json` gets 406).
+pub const JWKS_PATH: &str = "/openid/v1/jwks";
+/// The JWKS media type (RFC 7517 section 8.5).
+pub const JWKS_MEDIA_TYPE: &str = "application/jwk-set+json";
 
-/// Mints a token and assumes the role with it; returns the assumed-role ARN.
-pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<String, BindingError> {
+/// What `verify` established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The assumed-role ARN STS returned.
+    pub identity_arn: String,
+    /// Checks that could not run, and why (warnings for the user).
+    pub skipped: Vec<String>,
+}
+
+/// One attempt's failure: a local check, or STS itself.
+#[derive(Debug)]
+enum AttemptError {
+    Wiring(WiringError),
+    Remote(BindingError),
+}
+
+/// Mints a token, checks the wiring locally and assumes the role with it.
+pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<Verified, BindingError> {
     let token = remote
         .kube
         .create_token(
@@ -25,25 +52,102 @@ pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<String, Bi
             TOKEN_SECONDS,
         )
         .await?;
+    let mut skipped = Vec::new();
+    let jwks = match remote.kube.get_json(JWKS_PATH, JWKS_MEDIA_TYPE).await {
+        Ok(Some(document)) => match Jwks::from_json(&document) {
+            Ok(jwks) => Some(jwks),
+            Err(problem) => {
+                skipped.push(format!(
+                    "The token's signature was not checked: the cluster's {JWKS_PATH} is not \
+                     a JWKS ({problem})."
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            skipped.push(format!(
+                "The token's signature was not checked: the cluster does not serve {JWKS_PATH}."
+            ));
+            None
+        }
+        Err(error) if !error.is_transient() => {
+            skipped.push(format!(
+                "The token's signature was not checked: the provider's Kubernetes identity \
+                 cannot read {JWKS_PATH} ({error}). The ClusterRole \
+                 system:service-account-issuer-discovery grants it."
+            ));
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let token_checked = wiring::check_token(&token, jwks.as_ref(), unix_now())
+        .map_err(|error| failed(binding, &error.to_string()))?;
     let timeout = binding.verify.as_ref().and_then(|v| v.timeout_seconds);
     let backoff = remote.verify_backoff(timeout);
-    let attempt = || {
+    let attempt = || async {
+        let provider = remote
+            .iam
+            .get_oidc_provider(&binding.oidc_provider_arn)
+            .await
+            .map_err(|e| AttemptError::Remote(e.into()))?
+            .ok_or_else(|| {
+                AttemptError::Wiring(WiringError::ProviderMissing {
+                    arn: binding.oidc_provider_arn.clone(),
+                })
+            })?;
+        let audience =
+            wiring::check_provider(&token_checked, &provider).map_err(AttemptError::Wiring)?;
+        let role = remote
+            .iam
+            .get_role(&binding.role_name)
+            .await
+            .map_err(|e| AttemptError::Remote(e.into()))?
+            .ok_or_else(|| {
+                AttemptError::Remote(BindingError::Verify(format!(
+                    "IAM role {} does not exist",
+                    binding.role_name
+                )))
+            })?;
+        wiring::check_trust(
+            &binding.role_name,
+            &role.trust_policy,
+            &token_checked,
+            &provider,
+            &audience,
+        )
+        .map_err(AttemptError::Wiring)?;
         remote
             .sts
             .assume_role_with_web_identity(&binding.role_arn, &token, SESSION_NAME)
+            .await
+            .map_err(|e| AttemptError::Remote(e.into()))
     };
     // Every refusal may be propagation delay until the deadline says otherwise.
     match retry(backoff, &remote.cancel, attempt, |_| Some(None)).await {
-        Ok(arn) => Ok(arn),
+        Ok(identity_arn) => Ok(Verified {
+            identity_arn,
+            skipped,
+        }),
         Err(RetryError::Cancelled) => Err(BindingError::Cancelled),
-        Err(RetryError::Failed(error)) => Err(BindingError::Verify(format!(
-            "a token for ServiceAccount {} (audience {:?}) could not be exchanged for \
-             credentials of {} within {} s: {error}. Check that the OIDC provider in the trust \
-             policy is the cluster's and that its client ids include the audience.",
+        Err(RetryError::Failed(AttemptError::Wiring(error))) => {
+            Err(failed(binding, &error.to_string()))
+        }
+        Err(RetryError::Failed(AttemptError::Remote(error))) => Err(BindingError::Verify(format!(
+            "a token for ServiceAccount {} (audience {:?}) passed every local check but could \
+             not be exchanged for credentials of {} within {} s: {error}",
             binding.id(),
             binding.audience,
             binding.role_arn,
             backoff.deadline.as_secs()
         ))),
     }
+}
+
+fn failed(binding: &Binding, why: &str) -> BindingError {
+    BindingError::Verify(format!(
+        "a token for ServiceAccount {} (audience {:?}) would be refused by STS for {}: {why}.",
+        binding.id(),
+        binding.audience,
+        binding.role_arn,
+    ))
 }

@@ -19,6 +19,8 @@
 mod classify;
 mod error_body;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
@@ -30,7 +32,8 @@ pub use crate::fault_proxy::{
 pub use classify::{classify, target};
 pub use error_body::error_response;
 
-use crate::fault_proxy::{Dialect, HttpUpstream};
+use crate::aws::web_identity::{self, WebIdentityGate};
+use crate::fault_proxy::{Dialect, HttpUpstream, Interception};
 
 /// A running AWS proxy (a [`FaultProxy`] speaking the AWS protocols); dropping it stops it.
 #[derive(Debug)]
@@ -39,8 +42,10 @@ pub struct AwsProxy(FaultProxy);
 impl AwsProxy {
     /// Starts a proxy on a free loopback port, forwarding to `upstream` (`http://host:port`).
     pub fn start(upstream: &str) -> Result<Self, ProxyError> {
+        // The rig's STS, when one is registered for this emulator, checks web identities here.
+        let gate = web_identity::gate_for(upstream).map(|entry| entry.gate);
         let upstream = HttpUpstream::new(upstream)?;
-        Ok(Self(FaultProxy::start(AwsDialect, upstream, None)?))
+        Ok(Self(FaultProxy::start(AwsDialect { gate }, upstream, None)?))
     }
 }
 
@@ -55,9 +60,25 @@ impl std::ops::Deref for AwsProxy {
 /// AWS requests: service and operation from the wire, parameters or bucket as the target;
 /// errors in the service's protocol.
 #[derive(Debug)]
-struct AwsDialect;
+struct AwsDialect {
+    /// The rig's STS checks for `AssumeRoleWithWebIdentity`, when registered for the upstream.
+    gate: Option<Arc<WebIdentityGate>>,
+}
 
 impl Dialect for AwsDialect {
+    /// An `AssumeRoleWithWebIdentity` the rig's STS refuses is answered with STS's error
+    /// instead of being forwarded (moto and LocalStack would accept any token).
+    fn intercept<'a>(&'a self, kind: &'a RequestKind, body: &'a [u8]) -> Interception<'a> {
+        Box::pin(async move {
+            let gate = self.gate.as_ref()?;
+            if kind.service != "sts" || kind.operation != "AssumeRoleWithWebIdentity" {
+                return None;
+            }
+            let refusal = gate.check(&web_identity::form_params(body)).await.err()?;
+            Some((refusal.status, refusal.code.to_string(), refusal.message))
+        })
+    }
+
     fn describe(&self, parts: &http::request::Parts, body: &[u8]) -> (RequestKind, RequestTarget) {
         let path = parts.uri.path();
         let query = parts.uri.query().unwrap_or("");
