@@ -37,7 +37,10 @@ use crate::fault_proxy::{Dialect, HttpUpstream, Interception};
 
 /// A running AWS proxy (a [`FaultProxy`] speaking the AWS protocols); dropping it stops it.
 #[derive(Debug)]
-pub struct AwsProxy(FaultProxy);
+pub struct AwsProxy {
+    proxy: FaultProxy,
+    checks_web_identity: bool,
+}
 
 impl AwsProxy {
     /// Starts a proxy on a free loopback port, forwarding to `upstream` (`http://host:port`).
@@ -45,7 +48,17 @@ impl AwsProxy {
         // The rig's STS, when one is registered for this emulator, checks web identities here.
         let gate = web_identity::gate_for(upstream).map(|entry| entry.gate);
         let upstream = HttpUpstream::new(upstream)?;
-        Ok(Self(FaultProxy::start(AwsDialect { gate }, upstream, None)?))
+        let checks_web_identity = gate.is_some();
+        let proxy = FaultProxy::start(AwsDialect { gate }, upstream, None)?;
+        Ok(Self {
+            proxy,
+            checks_web_identity,
+        })
+    }
+
+    /// Whether `AssumeRoleWithWebIdentity` is checked by the rig's STS before it is forwarded.
+    pub fn checks_web_identity(&self) -> bool {
+        self.checks_web_identity
     }
 }
 
@@ -53,7 +66,7 @@ impl std::ops::Deref for AwsProxy {
     type Target = FaultProxy;
 
     fn deref(&self) -> &FaultProxy {
-        &self.0
+        &self.proxy
     }
 }
 
