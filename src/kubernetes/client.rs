@@ -66,6 +66,22 @@ struct StatusBody {
     message: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    details: Option<StatusDetails>,
+}
+
+/// `Status.details`: only the causes' reasons, which tell a terminating namespace from RBAC.
+#[derive(serde::Deserialize, Default)]
+struct StatusDetails {
+    #[serde(default)]
+    causes: Vec<StatusCause>,
+}
+
+/// One `Status.details.causes[]` entry.
+#[derive(serde::Deserialize, Default)]
+struct StatusCause {
+    #[serde(default)]
+    reason: String,
 }
 
 impl KubeClient {
@@ -325,6 +341,10 @@ impl KubeClient {
             return Ok(body.to_vec());
         }
         let parsed: StatusBody = serde_json::from_slice(&body).unwrap_or_default();
+        let cause_reasons: Vec<String> = parsed
+            .details
+            .map(|details| details.causes.into_iter().map(|c| c.reason).collect())
+            .unwrap_or_default();
         let message = parsed.message.unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&body).trim().to_string();
             if text.is_empty() {
@@ -339,7 +359,8 @@ impl KubeClient {
             parsed.reason.filter(|r| !r.is_empty()),
             message,
             retry_after,
-        ))
+        )
+        .with_causes(&cause_reasons))
     }
 }
 
