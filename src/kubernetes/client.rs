@@ -70,12 +70,14 @@ struct StatusBody {
     details: Option<StatusDetails>,
 }
 
+/// `Status.details`: only the causes' reasons, which tell a terminating namespace from RBAC.
 #[derive(serde::Deserialize, Default)]
 struct StatusDetails {
     #[serde(default)]
     causes: Vec<StatusCause>,
 }
 
+/// One `Status.details.causes[]` entry.
 #[derive(serde::Deserialize, Default)]
 struct StatusCause {
     #[serde(default)]
@@ -386,6 +388,10 @@ impl KubeClient {
             .filter(|c| c.reason == "FieldManagerConflict")
             .filter_map(|c| FieldConflict::from_cause(&c.message, &c.field))
             .collect();
+        let cause_reasons: Vec<String> = parsed
+            .details
+            .map(|details| details.causes.into_iter().map(|c| c.reason).collect())
+            .unwrap_or_default();
         let message = parsed.message.unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&body).trim().to_string();
             if text.is_empty() {
@@ -401,7 +407,8 @@ impl KubeClient {
             message,
             retry_after,
         )
-        .with_conflicts(conflicts))
+        .with_conflicts(conflicts)
+        .with_causes(&cause_reasons))
     }
 }
 

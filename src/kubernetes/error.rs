@@ -17,6 +17,12 @@ pub enum KubeErrorKind {
     Conflict,
     /// 403: RBAC refused the request.
     Forbidden,
+    /// 403 with the cause `NamespaceTerminating`: the namespace is being deleted, and the API
+    /// server refuses every create in it (even for `system:masters`) until it is gone. Not an
+    /// RBAC refusal, and not transient within one apply: it lasts until the namespace
+    /// controller has emptied the namespace and every finalizer is removed
+    /// (kubernetes/kubernetes `plugin/pkg/admission/namespace/lifecycle`).
+    NamespaceTerminating,
     /// 401: the credentials were refused.
     Unauthorized,
     /// 400 or 422: the request was refused as invalid.
@@ -131,6 +137,19 @@ impl KubeError {
         self.conflicts.as_ref().map_or(&[], |c| c.0.as_slice())
     }
 
+    /// Refines the classification with the `details.causes[].reason` values of the server's
+    /// `Status`: a 403 caused by `NamespaceTerminating` is the namespace lifecycle admission
+    /// refusing a create, not RBAC.
+    pub fn with_causes<S: AsRef<str>>(mut self, cause_reasons: &[S]) -> KubeError {
+        let terminating = cause_reasons
+            .iter()
+            .any(|reason| reason.as_ref() == NAMESPACE_TERMINATING_CAUSE);
+        if self.kind == KubeErrorKind::Forbidden && terminating {
+            self.kind = KubeErrorKind::NamespaceTerminating;
+        }
+        self
+    }
+
     /// Whether the object (or its namespace) does not exist.
     pub fn is_not_found(&self) -> bool {
         self.kind == KubeErrorKind::NotFound
@@ -189,6 +208,10 @@ impl fmt::Display for KubeError {
     }
 }
 
+/// The `StatusCause.reason` the API server gives when a create lands in a namespace that is
+/// being deleted (k8s.io/api/core/v1 `NamespaceTerminatingCause`).
+pub const NAMESPACE_TERMINATING_CAUSE: &str = "NamespaceTerminating";
+
 /// Whether a transport failure's description is a TLS verification failure (rustls words it
 /// "invalid peer certificate: ..."; handshake alerts mention the certificate too).
 fn is_tls_failure(description: &str) -> bool {
@@ -243,6 +266,35 @@ mod tests {
         for status in [400, 401, 403, 404, 409, 422] {
             assert!(!KubeError::from_response("x", status, None, "m".into(), None).is_transient());
         }
+    }
+
+    #[test]
+    fn a_terminating_namespace_is_not_an_rbac_refusal_nor_transient() {
+        let forbidden = || {
+            KubeError::from_response(
+                "create Role ci-jobs/runner",
+                403,
+                Some("Forbidden".into()),
+                "roles.rbac.authorization.k8s.io \"runner\" is forbidden: unable to create new \
+                 content in namespace ci-jobs because it is being terminated"
+                    .into(),
+                None,
+            )
+        };
+        let terminating = forbidden().with_causes(&["NamespaceTerminating"]);
+        assert_eq!(terminating.kind, KubeErrorKind::NamespaceTerminating);
+        assert!(!terminating.is_transient());
+        assert_eq!(
+            forbidden().with_causes::<&str>(&[]).kind,
+            KubeErrorKind::Forbidden
+        );
+        assert_eq!(
+            forbidden().with_causes(&["FieldValueInvalid"]).kind,
+            KubeErrorKind::Forbidden
+        );
+        let not_found = KubeError::from_response("x", 404, None, "m".into(), None)
+            .with_causes(&["NamespaceTerminating"]);
+        assert_eq!(not_found.kind, KubeErrorKind::NotFound);
     }
 
     #[test]

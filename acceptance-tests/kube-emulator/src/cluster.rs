@@ -31,6 +31,8 @@ pub struct Env {
     pub clock: Arc<Clock>,
     /// Turns true when the emulator shuts down (ends watches).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Delay of the controllers that populate a new namespace.
+    pub controller_delay: std::time::Duration,
 }
 
 /// Mutable cluster state.
@@ -42,6 +44,8 @@ pub struct Cluster {
     pub static_tokens: Vec<StaticToken>,
     /// True while the boot sequence runs (ClusterRole aggregation waits for its end).
     pub booting: bool,
+    /// Controller work not done yet: (when it is due, the namespace to populate).
+    pub pending: Vec<(std::time::Instant, String)>,
 }
 
 /// Everything a request handler works with.
@@ -70,6 +74,7 @@ impl Cluster {
             store: Store::new(1000),
             static_tokens,
             booting: true,
+            pending: Vec::new(),
         };
         let mut ctx = Ctx {
             cluster: &mut cluster,

@@ -1,6 +1,7 @@
 //! How to start an emulator.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::authn::token_file::StaticToken;
 use crate::faults::Latency;
@@ -28,7 +29,16 @@ pub struct EmulatorConfig {
     pub admin_token: Option<String>,
     /// Latency added to every API request from the start.
     pub latency: Latency,
+    /// How long after a namespace is created its `default` ServiceAccount and
+    /// `kube-root-ca.crt` ConfigMap appear. kube-controller-manager creates them
+    /// asynchronously, so clients must wait for them; the built-in namespaces have them at
+    /// boot.
+    pub controller_delay: Duration,
 }
+
+/// [`EmulatorConfig::controller_delay`] by default: about what a real controller-manager
+/// takes on an idle machine.
+pub const DEFAULT_CONTROLLER_DELAY: Duration = Duration::from_millis(150);
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -41,6 +51,7 @@ impl Default for EmulatorConfig {
             static_tokens: Vec::new(),
             admin_token: None,
             latency: Latency::none(),
+            controller_delay: DEFAULT_CONTROLLER_DELAY,
         }
     }
 }

@@ -74,6 +74,7 @@ impl Shared {
             env: &self.env,
             signer: &self.signer,
         };
+        crate::controllers::run_due(&mut ctx, Instant::now());
         f(&mut ctx)
     }
 
@@ -119,6 +120,30 @@ impl Shared {
                 groups: groups.to_vec(),
             });
         token
+    }
+}
+
+/// Runs due controller work in the background, so that it happens (and watches see it)
+/// without waiting for the next request.
+async fn run_controllers(shared: Arc<Shared>, mut stopping: watch::Receiver<bool>) {
+    let tick = std::time::Duration::from_millis(25);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stopping.changed() => return,
+        }
+        if *stopping.borrow() {
+            return;
+        }
+        let idle = shared
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pending
+            .is_empty();
+        if !idle {
+            shared.with_ctx(|_| ());
+        }
     }
 }
 
@@ -209,6 +234,7 @@ impl Emulator {
                 .unwrap_or_else(|| format!("{url}/openid/v1/jwks")),
             clock: Arc::new(Clock::default()),
             stopping: shutdown_rx.clone(),
+            controller_delay: config.controller_delay,
         };
         let admin_token = config.admin_token.clone().unwrap_or_else(ids::token);
         let mut tokens = vec![StaticToken {
@@ -231,6 +257,7 @@ impl Emulator {
             started: Instant::now(),
             admin_token,
         });
+        tokio::spawn(run_controllers(shared.clone(), shutdown_rx.clone()));
         let acceptor = tokio_rustls::TlsAcceptor::from(certs.server_config);
         let task = tokio::spawn(server::serve(
             listener,

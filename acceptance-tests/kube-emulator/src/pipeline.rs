@@ -129,6 +129,14 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<
         user_agent: header(&req, "user-agent").unwrap_or_default(),
         authorization: header(&req, "authorization"),
         body: Vec::new(),
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((name.as_str().to_string(), value.to_string()))
+            })
+            .collect(),
     };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes().to_vec(),

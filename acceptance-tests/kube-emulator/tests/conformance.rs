@@ -110,6 +110,12 @@ impl Normalizer {
             "time" if parent == "managedFields" => "<timestamp>".into(),
             "continue" if parent == "metadata" => "<continue>".into(),
             "serverAddress" => "<host:port>".into(),
+            "jwks_uri" => match s.strip_prefix("https://").and_then(|r| r.split_once('/')) {
+                Some((_, path)) => format!("https://<host:port>/{path}"),
+                None => s.to_string(),
+            },
+            "kid" if parent == "keys" => "<kid>".into(),
+            "n" if parent == "keys" => "<n>".into(),
             "message" => {
                 let s = self.rvs_in_message(s);
                 self.uuids_in_text(&s)
@@ -283,12 +289,20 @@ async fn replay(client: &Client, ids: &Identities, scenario: &Value) -> (usize, 
                 path = format!("{path}?{}", pairs.join("&"));
             }
         }
-        let mut headers = vec![
+        let mut headers: Vec<(&str, String)> = vec![
             ("Accept", "application/json".to_string()),
             ("User-Agent", "kube-conformance-capture/1.0".to_string()),
         ];
         if let Some(ct) = rq["content_type"].as_str() {
             headers.push(("Content-Type", ct.to_string()));
+        }
+        // Extra headers the capture sent (Impersonate-User, an Accept of its own).
+        for (name, value) in rq["headers"].as_object().into_iter().flatten() {
+            headers.retain(|(h, _)| !h.eq_ignore_ascii_case(name));
+            headers.push((
+                name.as_str(),
+                value.as_str().unwrap_or_default().to_string(),
+            ));
         }
         let identity = rq["identity"].as_str().expect("identity");
         let token = match identity {
@@ -396,8 +410,30 @@ async fn replay(client: &Client, ids: &Identities, scenario: &Value) -> (usize, 
             ));
         }
         raw.push(json!({"body": actual_raw}));
+        if method == "POST" && rq["path"] == "/api/v1/namespaces" && resp.status == 201 {
+            let name = actual_raw["metadata"]["name"].as_str().unwrap_or_default();
+            wait_for_default_service_account(client, &ids.admin, name).await;
+        }
     }
     (steps.len(), failures)
+}
+
+/// Waits, as the capture did after creating a namespace, until kube-controller-manager's
+/// `default` ServiceAccount exists in it (the emulator creates it shortly after, too).
+async fn wait_for_default_service_account(client: &Client, admin: &str, namespace: &str) {
+    let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/default");
+    let headers = [("Authorization", format!("Bearer {admin}"))];
+    for _ in 0..200 {
+        let resp = client
+            .send("GET", &path, &headers, None)
+            .await
+            .expect("GET");
+        if resp.status == 200 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no default ServiceAccount in {namespace} after 2 s");
 }
 
 fn enc(s: &str) -> String {

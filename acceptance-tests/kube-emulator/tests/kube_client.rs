@@ -48,6 +48,58 @@ fn meta(name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
     }
 }
 
+/// Polls for the namespace's `default` ServiceAccount for up to 5 s.
+async fn wait_for_default_service_account(sas: &Api<ServiceAccount>) {
+    for _ in 0..100 {
+        if sas.get_opt("default").await.expect("get default").is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no default ServiceAccount after 5 s");
+}
+
+#[tokio::test]
+async fn the_default_service_account_appears_after_the_namespace_not_with_it() {
+    let emulator = Emulator::start(EmulatorConfig {
+        controller_delay: std::time::Duration::from_secs(1),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let client = client_from_yaml(&emulator.kubeconfig_yaml()).await;
+    let namespace = Namespace {
+        metadata: meta("ci-jobs", &[]),
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("create namespace");
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "ci-jobs");
+    assert!(
+        sas.get_opt("default").await.expect("get").is_none(),
+        "the default ServiceAccount must not exist the moment the namespace does"
+    );
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "ci-jobs");
+    assert!(
+        configmaps
+            .get_opt("kube-root-ca.crt")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    wait_for_default_service_account(&sas).await;
+    assert!(
+        configmaps
+            .get_opt("kube-root-ca.crt")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    emulator.shutdown().await;
+}
+
 async fn start() -> Emulator {
     Emulator::start(EmulatorConfig::default())
         .await
@@ -74,15 +126,15 @@ async fn kube_client_creates_reads_patches_and_deletes_core_objects() {
     assert_eq!(ns.labels()["kubernetes.io/metadata.name"], "ci-runner");
     assert_eq!(ns.status.and_then(|s| s.phase).as_deref(), Some("Active"));
 
+    // The controllers' objects appear shortly after the namespace, as on a real cluster.
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "ci-runner");
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "ci-runner");
+    wait_for_default_service_account(&sas).await;
     let root_ca = configmaps
         .get("kube-root-ca.crt")
         .await
         .expect("kube-root-ca.crt");
     assert_eq!(root_ca.data.expect("data")["ca.crt"], emulator.ca_pem());
-
-    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "ci-runner");
-    assert!(sas.get_opt("default").await.expect("get default").is_some());
     let mut sa = ServiceAccount {
         metadata: meta(
             "gitlab-runner",

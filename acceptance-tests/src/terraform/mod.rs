@@ -185,16 +185,25 @@ impl TerraformCli {
 }
 
 /// Writes a CLI configuration whose `dev_overrides` load `provider_address` from `provider_dir`
-/// (the folder holding `terraform-provider-gitlabrunner`).
+/// (the folder holding `terraform-provider-gitlabrunner`). OpenTofu reads the same file but
+/// resolves an unqualified `source` on its own registry (opentofu.org/docs/language/providers/
+/// requirements/#source-addresses), so the same provider is overridden there too.
 pub fn write_cli_config(
     path: &Path,
     provider_address: &str,
     provider_dir: &Path,
 ) -> Result<(), TerraformError> {
+    let mut addresses = vec![provider_address.to_string()];
+    if let Some(rest) = provider_address.strip_prefix("registry.terraform.io/") {
+        addresses.push(format!("registry.opentofu.org/{rest}"));
+    }
+    let overrides: String = addresses
+        .iter()
+        .map(|address| format!("    \"{address}\" = \"{}\"\n", provider_dir.display()))
+        .collect();
     let text = format!(
         "# Written by the acceptance harness.\n\
-         provider_installation {{\n  dev_overrides {{\n    \"{provider_address}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-        provider_dir.display()
+         provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n"
     );
     std::fs::write(path, text).map_err(|source| TerraformError::Io {
         what: "write",

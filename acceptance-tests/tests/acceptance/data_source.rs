@@ -208,9 +208,19 @@ async fn invalid_provider_block_fails_validate_and_plan_naming_the_attribute() {
     let provider = format!("provider[\"{PROVIDER_ADDRESS}\"]");
     for (command, diagnostics) in [("validate", &validated), ("plan", &planned)] {
         let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+        // OpenTofu names the same provider under its own registry's host.
+        let addresses: Vec<Option<String>> = errors
+            .iter()
+            .map(|d| {
+                d.address
+                    .as_deref()
+                    .map(|a| a.replace("registry.opentofu.org/", "registry.terraform.io/"))
+            })
+            .collect();
         let found: Vec<(&str, Option<&str>, Option<&str>)> = errors
             .iter()
-            .map(|d| (d.summary.as_str(), d.highlighted(), d.address.as_deref()))
+            .zip(&addresses)
+            .map(|(d, address)| (d.summary.as_str(), d.highlighted(), address.as_deref()))
             .collect();
         assert_eq!(
             found,

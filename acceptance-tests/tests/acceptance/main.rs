@@ -19,6 +19,7 @@ mod irsa_binding_drift;
 mod irsa_with_cache;
 mod kill_provider;
 mod miswiring_verify;
+mod namespace_terminating;
 mod provider_block;
 mod quickstart;
 mod release;

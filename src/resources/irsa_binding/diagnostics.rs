@@ -28,6 +28,17 @@ pub fn explain(error: &BindingError) -> String {
         {
             Some("The namespace does not exist; create it before the binding.")
         }
+        // The NamespaceLifecycle admission plugin (kubernetes/kubernetes
+        // plugin/pkg/admission/namespace/lifecycle) refuses creates in a Terminating namespace.
+        BindingError::Kube(e) if e.kind == KubeErrorKind::NamespaceTerminating => Some(
+            "The namespace is being deleted (phase Terminating): Kubernetes refuses every new \
+             object in it, whatever the provider's rights, until the namespace controller has \
+             emptied it and its finalizers are gone. This is not a permission problem and \
+             retrying now cannot help. Wait until the namespace is gone (kubectl get namespace \
+             NAME; if it stays Terminating, an object or the namespace still carries a \
+             finalizer nothing removes), then create it again and apply; or point the binding \
+             at another namespace.",
+        ),
         BindingError::Kube(e) if e.kind == KubeErrorKind::Forbidden => Some(
             "The Kubernetes identity the provider uses is not allowed to do this; it needs to \
              manage ServiceAccounts, Roles and RoleBindings in these namespaces (and, to \
@@ -199,4 +210,40 @@ pub fn verify_skipped(planned: &Binding, skipped: &[String]) -> crate::codec::Di
         ));
     }
     diagnostics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubernetes::KubeError;
+
+    fn forbidden(cause_reasons: &[&str]) -> BindingError {
+        BindingError::Kube(
+            KubeError::from_response(
+                "create Role ci-jobs/gitlab-runner",
+                403,
+                Some("Forbidden".into()),
+                "roles.rbac.authorization.k8s.io \"gitlab-runner\" is forbidden: unable to \
+                 create new content in namespace ci-jobs because it is being terminated"
+                    .into(),
+                None,
+            )
+            .with_causes(cause_reasons),
+        )
+    }
+
+    #[test]
+    fn a_terminating_namespace_is_explained_as_such_not_as_missing_rights() {
+        let text = explain(&forbidden(&["NamespaceTerminating"]));
+        assert!(text.contains("The namespace is being deleted"), "{text}");
+        assert!(text.contains("not a permission problem"), "{text}");
+        assert!(!text.contains("is not allowed to do this"), "{text}");
+    }
+
+    #[test]
+    fn an_rbac_refusal_keeps_the_permission_hint() {
+        let text = explain(&forbidden(&[]));
+        assert!(text.contains("is not allowed to do this"), "{text}");
+        assert!(!text.contains("being deleted"), "{text}");
+    }
 }

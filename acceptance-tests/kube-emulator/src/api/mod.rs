@@ -19,8 +19,8 @@ pub mod write;
 
 use serde_json::json;
 
-use crate::authn::service_account;
 use crate::authn::{Authn, UserInfo};
+use crate::authn::{impersonation, service_account};
 use crate::cluster::Ctx;
 use crate::kinds;
 use crate::rbac::authorizer::{self, Attributes};
@@ -34,6 +34,11 @@ pub fn handle(ctx: &mut Ctx, req: &ApiRequest, authn: &Authn) -> ApiResponse {
         Authn::User(u) => u.clone(),
         Authn::Anonymous => UserInfo::anonymous(),
         Authn::Failed => return ApiResponse::error(&StatusError::unauthorized()),
+    };
+    let user = match impersonation::impersonate(&ctx.cluster.store, &user, req) {
+        Ok(None) => user,
+        Ok(Some(impersonated)) => impersonated,
+        Err(refused) => return refused,
     };
     let info = request_info::parse(req);
     let attrs = Attributes {
@@ -87,14 +92,32 @@ fn non_resource(ctx: &Ctx, req: &ApiRequest, info: &RequestInfo) -> ApiResult {
             200,
             &service_account::openid_configuration(&ctx.env.issuer, &ctx.env.jwks_uri),
         ),
+        ["openid", "v1", "jwks"] if !accepts(req, JWK_SET) => {
+            ApiResponse::error(&StatusError::not_acceptable(JWK_SET))
+        }
         ["openid", "v1", "jwks"] => {
             let mut resp = ApiResponse::json(200, &ctx.signer.get().jwks());
-            resp.content_type = "application/jwk-set+json".into();
+            resp.content_type = JWK_SET.into();
             resp
         }
         _ => ApiResponse::page_not_found(),
     };
     Ok(resp)
+}
+
+/// The only media type `/openid/v1/jwks` is served as.
+const JWK_SET: &str = "application/jwk-set+json";
+
+/// Whether the request's `Accept` header admits `media_type` (no header admits anything).
+fn accepts(req: &ApiRequest, media_type: &str) -> bool {
+    let Some(accept) = req.header("accept") else {
+        return true;
+    };
+    let (kind, _) = media_type.split_once('/').unwrap_or((media_type, ""));
+    accept.split(',').any(|range| {
+        let range = range.split(';').next().unwrap_or("").trim();
+        range == media_type || range == "*/*" || range == format!("{kind}/*")
+    })
 }
 
 fn served_group_version(group: &str, version: &str) -> bool {

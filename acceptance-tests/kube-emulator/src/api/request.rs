@@ -21,6 +21,8 @@ pub struct ApiRequest {
     pub authorization: Option<String>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Every header, names in lower case, in arrival order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiRequest {
@@ -44,6 +46,23 @@ impl ApiRequest {
     /// A boolean query parameter (`true`/`1`).
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.param(name), Some("true" | "1" | "True"))
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name` (lower case), in order.
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The media type of the body, without parameters.

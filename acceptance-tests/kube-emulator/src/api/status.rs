@@ -262,6 +262,44 @@ impl StatusError {
         )
     }
 
+    /// The 406 of an `Accept` header the endpoint cannot satisfy (go-restful's
+    /// `NotAcceptable`, written as a Status by kube-apiserver).
+    pub fn not_acceptable(available: &str) -> StatusError {
+        StatusError::new(
+            406,
+            "NotAcceptable",
+            format!("406: Not Acceptable\n\nAvailable representations: {available}"),
+            Some(Details::default()),
+        )
+    }
+
+    /// The 403 of the NamespaceLifecycle admission plugin for a create in a namespace that
+    /// is being deleted, with the `NamespaceTerminating` cause clients branch on
+    /// (kubernetes/kubernetes plugin/pkg/admission/namespace/lifecycle).
+    pub fn namespace_terminating(
+        group: &str,
+        resource: &str,
+        name: &str,
+        namespace: &str,
+    ) -> StatusError {
+        let mut err = StatusError::forbidden(
+            group,
+            resource,
+            name,
+            &format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            ),
+        );
+        if let Some(details) = err.details.as_mut() {
+            details.causes.push(Cause {
+                reason: "NamespaceTerminating".into(),
+                message: format!("namespace {namespace} is being terminated"),
+                field: "metadata.namespace".into(),
+            });
+        }
+        err
+    }
+
     /// The 415 of an unsupported patch or body content type.
     pub fn unsupported_media_type() -> StatusError {
         StatusError::new(

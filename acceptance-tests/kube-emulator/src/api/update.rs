@@ -41,6 +41,9 @@ pub fn update(
         if !i.create_on_update {
             return Err(StatusError::not_found(i.group, i.plural, &info.name));
         }
+        // Create on update ignores the resourceVersion the client read before the object
+        // went (registry `Store.Update`: a missing object has version 0).
+        object::set_meta(&mut new, "resourceVersion", serde_json::Value::Null);
         write::record_create(ctx, kind, &mut new, &actor.manager);
         let created = write::create(ctx, kind, new, &actor, &info.name)?;
         return Ok(ApiResponse::json(201, &created).with_warnings(warnings));

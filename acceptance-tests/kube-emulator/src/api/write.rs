@@ -96,13 +96,11 @@ pub fn admit_create(
         return Err(StatusError::not_found("", "namespaces", namespace));
     };
     if !object::meta_str(ns, "deletionTimestamp").is_empty() {
-        return Err(StatusError::forbidden(
+        return Err(StatusError::namespace_terminating(
             info.group,
             info.plural,
             name,
-            &format!(
-                "unable to create new content in namespace {namespace} because it is being terminated"
-            ),
+            namespace,
         ));
     }
     Ok(())
@@ -269,12 +267,16 @@ pub fn update(
         && object::meta(&new)
             .and_then(|m| m.get("finalizers"))
             .and_then(Value::as_array)
-            .is_none_or(Vec::is_empty);
+            .is_none_or(Vec::is_empty)
+        // A namespace also waits for its spec finalizers (`ShouldDeleteNamespaceDuringUpdate`).
+        && (info.plural != "namespaces" || object::strings_at(&new, "/spec/finalizers").is_empty());
     if finalized {
         // The last finalizer is gone: the object is deleted (`ShouldDeleteDuringUpdate`).
-        let deleted = ctx.cluster.store.delete(&key_of(kind, old)).unwrap_or(new);
-        controllers::after_delete(ctx, kind, &deleted);
-        return Ok(deleted);
+        // The answer is the object as updated, at the resourceVersion it had
+        // (`deleteWithoutFinalizers` hands the update's object to the delete).
+        ctx.cluster.store.delete(&key_of(kind, old));
+        controllers::after_delete(ctx, kind, &new);
+        return Ok(new);
     }
     let stored = ctx.cluster.store.put(key_of(kind, old), new);
     controllers::after_update(ctx, kind, &stored);

@@ -1,6 +1,7 @@
 //! Authentication: static bearer tokens, ServiceAccount JWTs issued by this emulator, and
 //! the anonymous user for requests without credentials.
 
+pub mod impersonation;
 pub mod service_account;
 pub mod token_file;
 
