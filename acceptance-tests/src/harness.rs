@@ -243,6 +243,17 @@ impl Harness {
             .map_err(|error| HarnessError::Kubernetes(error.clone()))
     }
 
+    /// The Kubernetes API emulator, for a test that needs it (`what`, e.g. "minting tokens
+    /// with the emulator's key"); `None` against a real cluster, saying that `test` is skipped
+    /// and why. Panics when there is no Kubernetes target at all.
+    pub fn emulator_for(&self, test: &str, what: &str) -> Option<&kube_emulator::Emulator> {
+        let emulator = self.kubernetes().unwrap().emulator_handle();
+        if emulator.is_none() {
+            crate::say!("{test}: skipped: {what} needs the Kubernetes API emulator");
+        }
+        emulator
+    }
+
     /// A new workspace whose provider talks to the AWS emulator directly and, when a
     /// Kubernetes target exists, to it.
     pub fn workspace(&self) -> Result<Workspace, HarnessError> {
