@@ -23,6 +23,7 @@ pub mod provider;
 pub mod resources;
 pub mod retry;
 pub mod server;
+pub mod wiring;
 
 /// Code generated from `proto/` by `build.rs`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

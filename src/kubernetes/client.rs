@@ -267,6 +267,27 @@ impl KubeClient {
             })
     }
 
+    /// GETs the non-resource path `path` (e.g. `/.well-known/openid-configuration`) with the
+    /// `Accept` header `accept` and parses the body as JSON; `None` on 404.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<Option<serde_json::Value>, KubeError> {
+        let operation = format!("GET {path}");
+        let build = || {
+            http::Request::get(path)
+                .header(http::header::ACCEPT, accept)
+                .body(Vec::new())
+                .map_err(kube::core::request::Error::BuildRequest)
+        };
+        match self.execute(&operation, build).await {
+            Ok(body) => parse(&operation, &body).map(Some),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Sends the request `build` makes, retrying transient failures within the budget.
     async fn execute(
         &self,
