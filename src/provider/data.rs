@@ -237,7 +237,8 @@ impl ProviderData {
             .cluster_issuer(async {
                 match self.kube().await {
                     Ok(client) => {
-                        discovery::discover(&KubeClient::new(client, cancel.clone())).await
+                        let kube = KubeClient::new(client, cancel.clone());
+                        Box::pin(discovery::discover(&kube)).await
                     }
                     Err(why) => ClusterIssuer::Unreadable {
                         reason: format!("{}: {}", why.summary, why.detail),

@@ -34,7 +34,7 @@ pub struct WiringCache {
 impl WiringCache {
     /// The cluster's issuer, read with `read` on first use.
     pub async fn cluster_issuer(&self, read: impl Future<Output = ClusterIssuer>) -> ClusterIssuer {
-        self.issuer.get_or_init(|| read).await.clone()
+        self.issuer.get_or_init(|| Box::pin(read)).await.clone()
     }
 
     /// The OIDC provider `arn`, read with `iam:GetOpenIDConnectProvider` on first use.
@@ -55,7 +55,7 @@ impl WiringCache {
                 Ok(iam) => iam,
                 Err(why) => return ProviderRead::Failed(why),
             };
-            match lookup::find(&iam, &Lookup::Arn(arn.clone())).await {
+            match Box::pin(lookup::find(&iam, &Lookup::Arn(arn.clone()))).await {
                 Ok(found) => ProviderRead::Found(found),
                 Err(LookupError::NoSuchArn(_)) => ProviderRead::Missing,
                 Err(error) => ProviderRead::Failed(error.to_string()),

@@ -16,6 +16,7 @@ mod irsa_binding;
 mod irsa_binding_drift;
 mod irsa_with_cache;
 mod kill_provider;
+mod miswiring_plan;
 mod provider_block;
 mod release;
 mod rig;

@@ -111,7 +111,7 @@ fn defaults(ctx: &Context) -> ProviderDefaults {
 /// The apply-time proof of wiring, before anything is created or the trust policy changes.
 async fn check_wiring(ctx: &Context, planned: &Binding) -> Diagnostics {
     match OidcProviderArn::parse(&planned.oidc_provider_arn) {
-        Ok(oidc) => wiring::check(ctx, &oidc, &planned.audience).await,
+        Ok(oidc) => Box::pin(wiring::check(ctx, &oidc, &planned.audience)).await,
         Err(_) => Diagnostics::new(),
     }
 }
@@ -158,7 +158,7 @@ impl Resource for IrsaBinding {
             planned.get("audience").as_str(),
         ) && let Ok(oidc) = OidcProviderArn::parse(arn)
         {
-            diags.extend(wiring::check(ctx, &oidc, audience).await);
+            diags.extend(Box::pin(wiring::check(ctx, &oidc, audience)).await);
         }
         diags
     }

@@ -22,8 +22,9 @@ pub async fn check(ctx: &Context, oidc: &OidcProviderArn, audience: &str) -> Dia
         .provider
         .fanout
         .both(
-            ctx.provider.cluster_issuer(&ctx.cancel),
-            ctx.provider.oidc_provider(oidc),
+            // Boxed: the SDK's and kube's futures are large, and the plan's stack is not.
+            Box::pin(ctx.provider.cluster_issuer(&ctx.cancel)),
+            Box::pin(ctx.provider.oidc_provider(oidc)),
         )
         .await;
     let mut diags = check_arn(&cluster, oidc);
