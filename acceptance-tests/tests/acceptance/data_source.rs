@@ -92,6 +92,9 @@ async fn provider_block_and_oidc_provider_by_arn_and_url_validate_and_plan() {
             "partition": "aws",
             "client_ids": ["sts.amazonaws.com"],
             "thumbprints": [thumbprint],
+            // The cluster's issuer is read only by the argument-less lookup.
+            "issuer": null,
+            "jwks_uri": null,
         })
     };
     for (name, configured_url) in [("by_arn", url.clone()), ("by_url", url.clone())] {
