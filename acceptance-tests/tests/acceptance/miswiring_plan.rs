@@ -439,20 +439,20 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         .unwrap();
     let (summary, detail, highlighted) = the_one(&planned.diagnostics(), Severity::Warning);
     assert_eq!(summary, "OIDC provider not checked against the cluster");
-    assert!(
-        detail.starts_with(&format!(
+    assert_eq!(
+        detail,
+        format!(
             "The provider could not read the cluster's service account issuer, so it did not \
              check that {shouting} is this cluster's OIDC provider: GET \
-             /.well-known/openid-configuration failed (403 Forbidden): "
-        )) && detail.contains(
-            "; and the fallback failed too: create token for ServiceAccount default/default \
-             failed (403 Forbidden): "
-        ) && detail.ends_with(
-            "To enable the check, bind the identity the provider uses to the ClusterRole \
-             system:service-account-issuer-discovery (it allows only GET on \
+             /.well-known/openid-configuration failed (403 Forbidden): forbidden: User \
+             \"no-grants\" cannot get path \"/.well-known/openid-configuration\"; and the \
+             fallback failed too: create token for ServiceAccount default/default failed (403 \
+             Forbidden): serviceaccounts \"default\" is forbidden: User \"no-grants\" cannot \
+             create resource \"serviceaccounts/token\" in API group \"\" in the namespace \
+             \"default\". To enable the check, bind the identity the provider uses to the \
+             ClusterRole system:service-account-issuer-discovery (it allows only GET on \
              /.well-known/openid-configuration and /openid/v1/jwks)."
-        ),
-        "{detail}"
+        )
     );
     assert_eq!(highlighted.as_deref(), Some(hcl::quote(&shouting).as_str()));
     outcomes.push(Outcome {
