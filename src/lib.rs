@@ -25,6 +25,7 @@ pub mod resources;
 pub mod retry;
 pub mod server;
 pub mod trust_eval;
+pub mod wiring;
 
 /// Code generated from `proto/` by `build.rs`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

@@ -314,8 +314,9 @@ echo "$oidc_provider_arn"
 export TF_CLI_CONFIG_FILE="$work/terraform.rc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 \
     TF_INPUT=0 TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform.log"
 # The example's inputs.
-export TF_VAR_oidc_provider_arn="$oidc_provider_arn" TF_VAR_oidc_issuer_url="$issuer" \
-    TF_VAR_cluster_name=quickstart TF_VAR_runner_namespace="$runner_namespace" \
+# (The OIDC provider is found by data "gitlabrunner_oidc_provider" "this" {} from the
+# cluster's own issuer: nothing to pass.)
+export TF_VAR_cluster_name=quickstart TF_VAR_runner_namespace="$runner_namespace" \
     TF_VAR_job_namespace="$job_namespace"
 # Terraform's own output goes to the workspace log, without colours.
 terraform() {

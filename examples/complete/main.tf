@@ -1,28 +1,17 @@
 # GitLab Runner on EKS with IRSA, complete: the runner manager, job pods with their own AWS
 # role, and the S3 build cache. The outputs are the Helm values and config.toml they need.
 
-# The cluster's IAM OIDC provider. A role's trust policy names it; a wrong one is the classic
-# "not authorized to perform sts:AssumeRoleWithWebIdentity".
-data "gitlabrunner_oidc_provider" "cluster" {
-  arn = var.oidc_provider_arn
-  url = var.oidc_provider_arn == null ? var.oidc_issuer_url : null
-
-  lifecycle {
-    postcondition {
-      condition     = self.issuer_host_path == trimsuffix(trimprefix(var.oidc_issuer_url, "https://"), "/")
-      error_message = "oidc_provider_arn is the IAM OIDC provider of ${self.url}, not of oidc_issuer_url: roles trusting it would refuse this cluster's tokens."
-    }
-    postcondition {
-      condition     = contains(self.client_ids, "sts.amazonaws.com")
-      error_message = "The IAM OIDC provider does not list sts.amazonaws.com among its client ids (audiences), so STS would refuse the pods' tokens."
-    }
-  }
-}
+# The cluster's IAM OIDC provider, found by the issuer the cluster itself reports (its
+# /.well-known/openid-configuration): no issuer URL or ARN to pass around. A role's trust
+# policy names it; a wrong one is the classic "not authorized to perform
+# sts:AssumeRoleWithWebIdentity", and the bindings check at plan time that it is this
+# cluster's and that it accepts their audience.
+data "gitlabrunner_oidc_provider" "this" {}
 
 locals {
-  oidc_provider_arn = data.gitlabrunner_oidc_provider.cluster.arn
-  account_id        = data.gitlabrunner_oidc_provider.cluster.account_id
-  partition         = data.gitlabrunner_oidc_provider.cluster.partition
+  oidc_provider_arn = data.gitlabrunner_oidc_provider.this.arn
+  account_id        = data.gitlabrunner_oidc_provider.this.account_id
+  partition         = data.gitlabrunner_oidc_provider.this.partition
 }
 
 # The runner manager: the long-lived pod the Helm chart runs. Its role may only be assumed by

@@ -1,14 +1,3 @@
-variable "oidc_issuer_url" {
-  description = "The cluster's OIDC issuer URL: `aws eks describe-cluster --name NAME --query cluster.identity.oidc.issuer`."
-  type        = string
-}
-
-variable "oidc_provider_arn" {
-  description = "ARN of the cluster's IAM OIDC provider. Leave it null to look the provider up by oidc_issuer_url; when set, it must be that issuer's provider."
-  type        = string
-  default     = null
-}
-
 variable "cluster_name" {
   description = "Names the IAM roles (role names are unique per AWS account, so two clusters need two names)."
   type        = string

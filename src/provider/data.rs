@@ -8,10 +8,13 @@ use std::sync::Mutex;
 use aws_types::SdkConfig;
 use aws_types::os_shim_internal::{Env, Fs};
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
 
 use crate::aws::Partition;
 use crate::codec::{AttributePath, Diagnostic};
 use crate::concurrency::Fanout;
+use crate::kubernetes::KubeClient;
+use crate::wiring::{ClusterIssuer, ProviderRead, WiringCache, discovery};
 
 use super::aws;
 use super::kubernetes::{KubeConnection, KubeError};
@@ -42,6 +45,7 @@ pub struct ProviderData {
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kube: OnceCell<kube::Client>,
     caller_account: OnceCell<Option<String>>,
+    wiring: WiringCache,
 }
 
 /// Builds the provider's configuration from the provider block (already validated). Only the
@@ -114,6 +118,7 @@ impl ProviderData {
             s3: Mutex::new(HashMap::new()),
             kube: OnceCell::new(),
             caller_account: OnceCell::new(),
+            wiring: WiringCache::default(),
         }
     }
 
@@ -256,6 +261,36 @@ impl ProviderData {
             Err(error @ KubeError::NotConfigured { .. }) => Err(error.diagnostic(None)),
             _ => Ok(()),
         }
+    }
+
+    /// The configured cluster's service account issuer, read on first use and kept for this
+    /// process (see [`crate::wiring::discovery`]). `cancel` stops the first read's retries.
+    pub async fn cluster_issuer(&self, cancel: &CancellationToken) -> ClusterIssuer {
+        self.wiring
+            .cluster_issuer(async {
+                match self.kube().await {
+                    Ok(client) => {
+                        let kube = KubeClient::new(client, cancel.clone());
+                        Box::pin(discovery::discover(&kube)).await
+                    }
+                    Err(why) => ClusterIssuer::Unreadable {
+                        reason: format!("{}: {}", why.summary, why.detail),
+                    },
+                }
+            })
+            .await
+    }
+
+    /// The IAM OIDC provider `arn` (`iam:GetOpenIDConnectProvider`), read on first use and
+    /// kept for this process.
+    pub async fn oidc_provider(&self, arn: &crate::aws::OidcProviderArn) -> ProviderRead {
+        self.wiring
+            .oidc_provider(arn, async {
+                self.iam()
+                    .await
+                    .map_err(|why| format!("{}: {}", why.summary, why.detail))
+            })
+            .await
     }
 
     async fn sdk_config(&self) -> Result<&SdkConfig, Diagnostic> {

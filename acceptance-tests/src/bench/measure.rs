@@ -173,7 +173,7 @@ impl<'a> Bench<'a> {
             .await
             .map_err(|e| failed("Kubernetes client", e))?;
         let aws = h.aws_clients().await;
-        let oidc_provider_arn = create_oidc_provider(&aws)
+        let oidc_provider_arn = create_oidc_provider(&aws, &kube)
             .await
             .map_err(|e| failed("OIDC provider", e))?;
         let policy_arns = create_managed_policies(&aws, &token("bench"), 2)

@@ -290,7 +290,10 @@ pub fn markdown(
          requests are in the logs); the median of {} creates.\n\
          - **plan**: `terraform plan` of {n} such bindings (each read makes {} requests: GetRole, \
          ListAttachedRolePolicies, GetRolePolicy, the ServiceAccount, and each grant's Role and \
-         RoleBinding), at Terraform's default parallelism of 10; the plan is empty.\n\
+         RoleBinding), at Terraform's default parallelism of 10; the plan is empty. The wiring \
+         check adds 2 requests per provider process, not per binding: the cluster's \
+         `/.well-known/openid-configuration` and `GetOpenIDConnectProvider`, side by side (the \
+         create, a process of its own, makes them too, before anything is created).\n\
          - **destroy**: `terraform apply` of a saved destroy plan of the {n} (the refresh of \
          `plan -destroy` is not in the figure).\n\
          - **whole command**: the wall time of the Terraform command, Terraform's own work, \

@@ -6,7 +6,6 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
 use crate::aws::AwsClients;
-use crate::names::random_suffix;
 
 /// Why a prerequisite could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -72,25 +71,68 @@ fn iam_error(operation: &str, error: impl std::error::Error) -> SetupError {
     }
 }
 
-/// Registers an IAM OIDC identity provider for a made-up EKS issuer; returns its ARN.
-pub async fn create_oidc_provider(aws: &AwsClients) -> Result<String, SetupError> {
-    let url = format!(
-        "https://oidc.eks.us-east-1.amazonaws.com/id/{}",
-        random_suffix().to_uppercase()
-    );
+/// Registers the cluster's service account issuer (its `/.well-known/openid-configuration`)
+/// as an IAM OIDC identity provider, or finds it already registered; returns its ARN. The
+/// provider checks at plan time that a binding's OIDC provider is the cluster's, so a made-up
+/// issuer would be refused.
+pub async fn create_oidc_provider(
+    aws: &AwsClients,
+    kube: &kube::Client,
+) -> Result<String, SetupError> {
+    let kube_error = |message: String| SetupError::Iam {
+        operation: "GET /.well-known/openid-configuration".into(),
+        message,
+    };
+    let request = http::Request::get("/.well-known/openid-configuration")
+        .body(Vec::new())
+        .map_err(|e| kube_error(e.to_string()))?;
+    let text = kube
+        .request_text(request)
+        .await
+        .map_err(|e| kube_error(crate::error_chain(&e)))?;
+    let discovery: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| kube_error(e.to_string()))?;
+    let url = discovery["issuer"]
+        .as_str()
+        .ok_or_else(|| kube_error(format!("no issuer in {text}")))?
+        .to_string();
     let created = aws
         .iam
         .create_open_id_connect_provider()
-        .url(url)
+        .url(&url)
         .client_id_list("sts.amazonaws.com")
         .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
         .send()
-        .await
-        .map_err(|e| iam_error("iam:CreateOpenIDConnectProvider", e))?;
-    Ok(created
-        .open_id_connect_provider_arn()
-        .unwrap_or_default()
-        .to_string())
+        .await;
+    match created {
+        Ok(created) => Ok(created
+            .open_id_connect_provider_arn()
+            .unwrap_or_default()
+            .to_string()),
+        Err(error)
+            if aws_sdk_iam::error::ProvideErrorMetadata::code(&error)
+                == Some("EntityAlreadyExists") =>
+        {
+            let host_path = url.trim_start_matches("https://").trim_end_matches('/');
+            let listed = aws
+                .iam
+                .list_open_id_connect_providers()
+                .send()
+                .await
+                .map_err(|e| iam_error("iam:ListOpenIDConnectProviders", e))?;
+            listed
+                .open_id_connect_provider_list()
+                .iter()
+                .filter_map(|p| p.arn())
+                .find(|arn| arn.ends_with(&format!(":oidc-provider/{host_path}")))
+                .map(str::to_string)
+                .ok_or_else(|| SetupError::Iam {
+                    operation: "iam:ListOpenIDConnectProviders".into(),
+                    message: format!("{url} exists but is not listed"),
+                })
+        }
+        Err(error) => Err(iam_error("iam:CreateOpenIDConnectProvider", error)),
+    }
 }
 
 /// Creates `count` customer managed policies named `PREFIX-N`; returns their ARNs.

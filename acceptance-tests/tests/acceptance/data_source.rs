@@ -8,6 +8,7 @@ use gitlabrunner_acceptance::{PROVIDER_ADDRESS, harness, hcl, random_suffix};
 use serde_json::{Value, json};
 
 use crate::aws_fixtures::emulator_name;
+use crate::miswiring_plan::{Cluster, register, unregister};
 
 /// A unique EKS-style issuer host path (`oidc.eks.REGION.amazonaws.com/id/ID`).
 fn unique_issuer(region: &str) -> String {
@@ -91,6 +92,9 @@ async fn provider_block_and_oidc_provider_by_arn_and_url_validate_and_plan() {
             "partition": "aws",
             "client_ids": ["sts.amazonaws.com"],
             "thumbprints": [thumbprint],
+            // The cluster's issuer is read only by the argument-less lookup.
+            "issuer": null,
+            "jwks_uri": null,
         })
     };
     for (name, configured_url) in [("by_arn", url.clone()), ("by_url", url.clone())] {
@@ -245,5 +249,113 @@ async fn invalid_provider_block_fails_validate_and_plan_naming_the_attribute() {
         0,
         "an invalid provider block makes no AWS call: {:?}",
         proxy.requests()
+    );
+}
+
+/// `data "gitlabrunner_oidc_provider" "this" {}` with a cluster of the test's own.
+fn cluster_lookup(kubeconfig: &str) -> String {
+    format!(
+        "{}\ndata \"gitlabrunner_oidc_provider\" \"this\" {{}}\n\noutput \"this\" {{\n  value = \
+         data.gitlabrunner_oidc_provider.this\n}}\n",
+        hcl::with_provider(&format!(
+            "  kubernetes {{\n    config_path = {}\n  }}",
+            hcl::quote(kubeconfig)
+        )),
+    )
+}
+
+#[tokio::test]
+async fn oidc_provider_without_arguments_is_found_from_the_clusters_issuer() {
+    let test = "oidc_provider_without_arguments_is_found_from_the_clusters_issuer";
+    let Some(h) = harness(test).await else {
+        return;
+    };
+    if h.emulator_for(test, "an issuer of its own").is_none() {
+        return;
+    }
+    let aws = h.aws_clients().await;
+    let cluster = Cluster::start().await;
+    // Another provider of the account first, so the lookup has to pick.
+    let other = register(
+        &aws,
+        &format!("https://{}", unique_issuer(h.aws().region())),
+        &["sts.amazonaws.com"],
+    )
+    .await;
+    let arn = register(&aws, &cluster.issuer, &["sts.amazonaws.com"]).await;
+    let ws = h.workspace().unwrap();
+    ws.write(
+        "main.tf",
+        &cluster_lookup(&cluster.kubeconfig.display().to_string()),
+    )
+    .unwrap();
+
+    let plan = ws.plan().await.unwrap();
+
+    let found = &plan.raw["output_changes"]["this"]["after"];
+    let host_path = cluster.issuer.trim_start_matches("https://");
+    assert_eq!(found["arn"], arn.as_str(), "{found:#}");
+    assert_eq!(found["url"], cluster.issuer.as_str());
+    assert_eq!(found["issuer_host_path"], host_path);
+    assert_eq!(found["issuer"], cluster.issuer.as_str());
+    assert_eq!(
+        found["jwks_uri"],
+        format!("{}/openid/v1/jwks", cluster.emulator.url()).as_str()
+    );
+    assert_eq!(found["client_ids"], json!(["sts.amazonaws.com"]));
+    unregister(&aws, &arn).await;
+    unregister(&aws, &other).await;
+}
+
+#[tokio::test]
+async fn oidc_provider_without_arguments_shows_how_to_create_the_missing_one() {
+    let test = "oidc_provider_without_arguments_shows_how_to_create_the_missing_one";
+    let Some(h) = harness(test).await else {
+        return;
+    };
+    if h.emulator_for(test, "an issuer of its own").is_none() {
+        return;
+    }
+    let cluster = Cluster::start().await;
+    let ws = h.workspace().unwrap();
+    ws.write(
+        "main.tf",
+        &cluster_lookup(&cluster.kubeconfig.display().to_string()),
+    )
+    .unwrap();
+
+    let diagnostics = ws.plan_expect_error().await.unwrap();
+
+    let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{diagnostics:#?}");
+    let error = errors[0];
+    assert_eq!(error.summary, "OIDC provider not found");
+    assert_eq!(
+        error.address.as_deref(),
+        Some("data.gitlabrunner_oidc_provider.this")
+    );
+    let host_path = cluster.issuer.trim_start_matches("https://");
+    // "in account N" and the account's other providers follow when it has any.
+    assert!(
+        error.detail.starts_with(&format!(
+            "no IAM OIDC provider for the issuer https://{host_path} "
+        )),
+        "{}",
+        error.detail
+    );
+    let tail = format!(
+        "The issuer was read from the cluster's /.well-known/openid-configuration. Create the \
+         cluster's IAM OIDC provider with eksctl:\n\n  eksctl utils \
+         associate-iam-oidc-provider --cluster CLUSTER --approve\n\nor with Terraform \
+         (hashicorp/aws):\n\n  resource \"aws_iam_openid_connect_provider\" \"cluster\" {{\n    \
+         url            = \"{}\"\n    client_id_list = [\"sts.amazonaws.com\"]\n  }}\n\nThen \
+         plan again; if it exists, check that this provider uses its AWS account and \
+         partition (https://{host_path}).",
+        cluster.issuer
+    );
+    assert!(
+        error.detail.ends_with(&tail),
+        "{}\n--- expected to end with ---\n{tail}",
+        error.detail
     );
 }

@@ -592,7 +592,6 @@ fn cache_cases(token: &str) -> Vec<Case> {
 
 fn data_source_cases() -> Vec<Case> {
     vec![
-        data("Missing OIDC provider argument", ""),
         data(
             "Conflicting OIDC provider arguments",
             format!(

@@ -18,6 +18,7 @@ mod irsa_binding;
 mod irsa_binding_drift;
 mod irsa_with_cache;
 mod kill_provider;
+mod miswiring_plan;
 mod miswiring_verify;
 mod namespace_terminating;
 mod provider_block;

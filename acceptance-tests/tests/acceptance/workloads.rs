@@ -75,7 +75,8 @@ impl Bindings {
     /// Registers the OIDC provider and the managed policies the instances use.
     pub async fn new(harness: &Harness) -> Arc<Self> {
         let aws = harness.aws_clients().await;
-        let oidc_provider_arn = setup::create_oidc_provider(&aws).await.unwrap();
+        let kube = harness.kubernetes().unwrap().client().await.unwrap();
+        let oidc_provider_arn = setup::create_oidc_provider(&aws, &kube).await.unwrap();
         let prefix = gitlabrunner_acceptance::workload::token("wlpol");
         let policy_arns = setup::create_managed_policies(&aws, &prefix, 3)
             .await

@@ -19,6 +19,9 @@ pub enum Lookup {
 pub struct OidcProvider {
     /// Its ARN, with partition, account and issuer host path.
     pub arn: OidcProviderArn,
+    /// The issuer URL IAM stores (`Url` of `GetOpenIDConnectProvider`, without `https://`);
+    /// the ARN's host path when IAM returns none.
+    pub url: String,
     /// The accepted audiences.
     pub client_ids: Vec<String>,
     /// The registered certificate thumbprints.
@@ -105,6 +108,10 @@ pub async fn find(iam: &aws_sdk_iam::Client, lookup: &Lookup) -> Result<OidcProv
         .not_found_as_none()?
         .ok_or_else(|| LookupError::NoSuchArn(arn.to_string()))?;
     Ok(OidcProvider {
+        url: output
+            .url()
+            .filter(|url| !url.is_empty())
+            .map_or_else(|| arn.issuer_host_path.clone(), str::to_string),
         arn,
         client_ids: output.client_id_list().to_vec(),
         thumbprints: output.thumbprint_list().to_vec(),

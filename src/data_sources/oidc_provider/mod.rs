@@ -1,6 +1,7 @@
-//! `gitlabrunner_oidc_provider`: the cluster's IAM OIDC provider, by ARN or by issuer URL.
+//! `gitlabrunner_oidc_provider`: the cluster's IAM OIDC provider, by ARN, by issuer URL, or
+//! (with no argument) by the issuer the configured cluster reports about itself.
 
-mod lookup;
+pub mod lookup;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -11,6 +12,7 @@ use crate::aws::{ArnError, OidcProviderArn, issuer_in_place_of_arn};
 use crate::codec::{AttributePath, Diagnostic, Diagnostics, Schema, Value};
 use crate::framework::{Context, DataSource, ReadOutcome};
 use crate::provider::url::HttpUrl;
+use crate::wiring::{ClusterIssuer, Issuer};
 
 use lookup::{Lookup, LookupError, OidcProvider};
 
@@ -36,17 +38,36 @@ impl DataSource for OidcProviderDataSource {
 
     async fn read(&self, ctx: &Context, config: &Value) -> ReadOutcome {
         let outcome = async {
-            let Ok(Some(lookup)) = lookup_from(config) else {
-                return Err(Diagnostic::error(
-                    "Invalid gitlabrunner_oidc_provider arguments",
-                    "Set exactly one of arn and url, with known values.",
-                ));
+            let query = match lookup_from(config) {
+                Ok(Some(lookup)) => Query::Lookup(lookup),
+                Ok(None) if config.get("arn").is_null() && config.get("url").is_null() => {
+                    Query::Cluster
+                }
+                _ => {
+                    return Err(Diagnostic::error(
+                        "Invalid gitlabrunner_oidc_provider arguments",
+                        "Set at most one of arn and url, with a known value.",
+                    ));
+                }
+            };
+            let (lookup, cluster) = match query {
+                Query::Lookup(lookup) => (lookup, None),
+                Query::Cluster => {
+                    let cluster = ctx.provider.cluster_issuer(&ctx.cancel).await;
+                    let ClusterIssuer::Known { issuer, .. } = &cluster else {
+                        return Err(unreadable_cluster(&cluster));
+                    };
+                    (
+                        Lookup::Issuer(Issuer::parse(issuer).host_path()),
+                        Some(cluster),
+                    )
+                }
             };
             let iam = ctx.provider.iam().await?;
             let found = lookup::find(&iam, &lookup)
                 .await
-                .map_err(|error| lookup_diagnostic(&lookup, &error))?;
-            Ok(state(config, &found))
+                .map_err(|error| lookup_diagnostic(&lookup, cluster.as_ref(), &error))?;
+            Ok(state(config, &found, cluster.as_ref()))
         }
         .await;
         match outcome {
@@ -72,25 +93,27 @@ pub fn invalid_arn(text: &str, why: &ArnError) -> Diagnostic {
             " This is the cluster's issuer, not the ARN of its IAM OIDC provider \
              (arn:PARTITION:iam::ACCOUNT:oidc-provider/ISSUER_HOST_PATH). Look the ARN up with \
              data \"gitlabrunner_oidc_provider\" \"this\" {{ url = \"{issuer}\" }} and use \
-             data.gitlabrunner_oidc_provider.this.arn."
+             data.gitlabrunner_oidc_provider.this.arn (or, with no arguments, \
+             data \"gitlabrunner_oidc_provider\" \"this\" {{}} finds the provider of the cluster \
+             the provider is configured for)."
         ));
     }
     Diagnostic::error("Invalid OIDC provider ARN", detail)
 }
 
-/// What the configuration asks to look up: `Ok(None)` while a value is unknown, the argument
-/// errors otherwise.
+/// What a read looks for.
+enum Query {
+    /// By `arn` or `url`.
+    Lookup(Lookup),
+    /// No argument: by the configured cluster's issuer.
+    Cluster,
+}
+
+/// What the configuration asks to look up: `Ok(None)` while a value is unknown or when
+/// neither argument is set (the configured cluster's issuer), the argument errors otherwise.
 fn lookup_from(config: &Value) -> Result<Option<Lookup>, Diagnostics> {
     let (arn, url) = (config.get("arn"), config.get("url"));
     let mut diags = Diagnostics::new();
-    if arn.is_null() && url.is_null() {
-        diags.error(
-            "Missing OIDC provider argument",
-            "Set arn (the OIDC provider's ARN) or url (the cluster's issuer URL, e.g. \
-             aws_eks_cluster.this.identity[0].oidc[0].issuer).",
-        );
-        return Err(diags);
-    }
     if !arn.is_null() && !url.is_null() && !arn.is_unknown() && !url.is_unknown() {
         diags.error_at(
             AttributePath::new("url"),
@@ -132,14 +155,38 @@ fn check_issuer_url(text: &str) -> Result<String, String> {
     Ok(lookup::issuer_of(text))
 }
 
-fn lookup_diagnostic(lookup: &Lookup, error: &LookupError) -> Diagnostic {
-    let (attribute, summary) = match lookup {
-        Lookup::Arn(_) => ("arn", "OIDC provider not found"),
-        Lookup::Issuer(_) => ("url", "OIDC provider not found"),
+fn lookup_diagnostic(
+    lookup: &Lookup,
+    cluster: Option<&ClusterIssuer>,
+    error: &LookupError,
+) -> Diagnostic {
+    let attribute = match lookup {
+        Lookup::Arn(_) => "arn",
+        Lookup::Issuer(_) => "url",
     };
-    match error {
-        LookupError::NoSuchArn(_) | LookupError::NoSuchIssuer { .. } => Diagnostic::error(
-            summary,
+    match (error, cluster) {
+        (
+            LookupError::NoSuchIssuer { issuer, .. },
+            Some(ClusterIssuer::Known {
+                issuer: served,
+                source,
+                ..
+            }),
+        ) => Diagnostic::error(
+            "OIDC provider not found",
+            format!(
+                "{error}. The issuer was read from {}. Create the cluster's IAM OIDC provider \
+                 with eksctl:\n\n  eksctl utils associate-iam-oidc-provider --cluster CLUSTER \
+                 --approve\n\nor with Terraform (hashicorp/aws):\n\n  resource \
+                 \"aws_iam_openid_connect_provider\" \"cluster\" {{\n    url            = \
+                 \"{served}\"\n    client_id_list = [\"sts.amazonaws.com\"]\n  }}\n\nThen \
+                 plan again; if it exists, check that this provider uses its AWS account and \
+                 partition (https://{issuer}).",
+                source.describe(),
+            ),
+        ),
+        (LookupError::NoSuchArn(_) | LookupError::NoSuchIssuer { .. }, _) => Diagnostic::error(
+            "OIDC provider not found",
             format!(
                 "{error}. Create the cluster's IAM OIDC provider first (eksctl utils \
                  associate-iam-oidc-provider, or the aws_iam_openid_connect_provider \
@@ -148,15 +195,43 @@ fn lookup_diagnostic(lookup: &Lookup, error: &LookupError) -> Diagnostic {
             ),
         )
         .at(AttributePath::new(attribute)),
-        LookupError::UnexpectedArn(_) | LookupError::Aws(_) => Diagnostic::error(
+        (LookupError::UnexpectedArn(_) | LookupError::Aws(_), _) => Diagnostic::error(
             "Could not look up the IAM OIDC provider",
             format!("{}.", error.to_string().trim_end_matches('.')),
         ),
     }
 }
 
+/// The argument-less lookup's error when the cluster's issuer could not be read.
+fn unreadable_cluster(cluster: &ClusterIssuer) -> Diagnostic {
+    let reason = match cluster {
+        ClusterIssuer::Unreadable { reason } => reason.as_str(),
+        ClusterIssuer::Known { .. } => "",
+    };
+    Diagnostic::error(
+        "Cluster issuer not readable",
+        format!(
+            "Without arn or url, gitlabrunner_oidc_provider looks the OIDC provider up by the \
+             configured cluster's service account issuer, but the provider could not read it: \
+             {reason}. Bind the identity the provider uses to the ClusterRole \
+             system:service-account-issuer-discovery, or set url to the cluster's issuer \
+             (aws eks describe-cluster --query cluster.identity.oidc.issuer)."
+        ),
+    )
+}
+
 /// The data source's state for `found`, keeping configured values as written.
-fn state(config: &Value, found: &OidcProvider) -> Value {
+/// `issuer` and `jwks_uri` are the cluster's, known for the argument-less lookup only.
+fn state(config: &Value, found: &OidcProvider, cluster: Option<&ClusterIssuer>) -> Value {
+    let (issuer, jwks_uri) = match cluster {
+        Some(ClusterIssuer::Known {
+            issuer, jwks_uri, ..
+        }) => (
+            Value::string(issuer.clone()),
+            Value::opt_string(jwks_uri.clone()),
+        ),
+        _ => (Value::Null, Value::Null),
+    };
     let configured = |name: &str, otherwise: String| match config.get(name).as_str() {
         Some(text) => Value::string(text),
         None => Value::String(otherwise),
@@ -173,5 +248,7 @@ fn state(config: &Value, found: &OidcProvider) -> Value {
         ("client_ids", Value::string_list(found.client_ids.clone())),
         ("thumbprints", Value::string_list(found.thumbprints.clone())),
         ("tags", Value::string_map(found.tags.clone())),
+        ("issuer", issuer),
+        ("jwks_uri", jwks_uri),
     ])
 }

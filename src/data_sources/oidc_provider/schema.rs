@@ -8,15 +8,19 @@ pub fn schema() -> Schema {
     Schema::new(
         0,
         Block::new(
-            "Looks up the cluster's IAM OIDC identity provider, by ARN or by the cluster's \
-             issuer URL, and returns what IRSA trust policies need: the ARN (the `Federated` \
-             principal), the issuer host path (the prefix of the `:sub` and `:aud` condition \
-             keys), the account and the partition. Set exactly one of `arn` and `url`. Fails \
-             with an error naming what was looked up when no such provider exists.\n\n\
+            "Looks up the cluster's IAM OIDC identity provider and returns what IRSA trust \
+             policies need: the ARN (the `Federated` principal), the issuer host path (the \
+             prefix of the `:sub` and `:aud` condition keys), the account and the partition. \
+             With no argument it finds the provider whose URL is the configured cluster's \
+             service account issuer, read from the cluster itself \
+             (`/.well-known/openid-configuration`, else the `iss` claim of a TokenRequest \
+             token), among the account's OIDC providers; then it also returns the cluster's \
+             `issuer` and `jwks_uri`. Alternatively set one of `arn` and `url`. Fails with an \
+             error naming what was looked up when no such provider exists; for the cluster's \
+             issuer, the error shows the `aws_iam_openid_connect_provider` block and the \
+             `eksctl utils associate-iam-oidc-provider` command that would create it.\n\n\
              ```terraform\n\
-             data \"gitlabrunner_oidc_provider\" \"cluster\" {\n  \
-               url = aws_eks_cluster.this.identity[0].oidc[0].issuer\n\
-             }\n\
+             data \"gitlabrunner_oidc_provider\" \"this\" {}\n\
              ```",
         )
         .attr(Attribute::optional_computed(
@@ -71,6 +75,21 @@ pub fn schema() -> Schema {
             "tags",
             Type::map(Type::String),
             "The OIDC provider's IAM tags.",
+        ))
+        .attr(Attribute::computed(
+            "issuer",
+            Type::String,
+            "The configured cluster's service account issuer as the cluster reports it (the \
+             `iss` claim of its tokens), e.g. `https://oidc.eks.eu-central-1.amazonaws.com/id/\
+             EXAMPLED539D4633E53DE1B71EXAMPLE`. Set by the lookup without arguments; null when \
+             `arn` or `url` is set.",
+        ))
+        .attr(Attribute::computed(
+            "jwks_uri",
+            Type::String,
+            "The `jwks_uri` of the cluster's OIDC discovery document: where the keys that sign \
+             its service account tokens are published. Set by the lookup without arguments \
+             when the discovery document was readable; null otherwise.",
         )),
     )
 }

@@ -95,8 +95,9 @@ async fn read(fake: &FakeAws, config: &Value) -> ReadOutcome {
 }
 
 #[test]
-fn exactly_one_of_arn_and_url() {
-    assert_eq!(error_paths(&config(Value::Null, Value::Null)), [""]);
+fn at_most_one_of_arn_and_url() {
+    // Neither: the configured cluster's issuer is looked up.
+    assert!(error_paths(&config(Value::Null, Value::Null)).is_empty());
     assert_eq!(
         error_paths(&config(ARN.into(), format!("https://{ISSUER}").into())),
         ["url"]
@@ -251,4 +252,119 @@ async fn access_denied_is_reported_with_the_operation() {
         "{}",
         diagnostic.detail
     );
+}
+
+/// A Kubernetes client whose `/.well-known/openid-configuration` answers `(status, body)`
+/// and which refuses TokenRequest.
+fn cluster(status: u16, body: serde_json::Value) -> kube::Client {
+    let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+        let (status, body) = if request.uri().path() == "/.well-known/openid-configuration" {
+            (status, body.clone())
+        } else {
+            (
+                403,
+                serde_json::json!({"kind": "Status", "reason": "Forbidden", "code": 403,
+                                   "message": "no tokens for you"}),
+            )
+        };
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                http::Response::builder()
+                    .status(status)
+                    .body(kube::client::Body::from(serde_json::to_vec(&body).unwrap()))
+                    .unwrap(),
+            )
+        }
+    });
+    kube::Client::new(service, "default")
+}
+
+async fn read_with_cluster(fake: &FakeAws, kube: kube::Client) -> ReadOutcome {
+    let provider = ProviderData::builder()
+        .region("eu-central-1")
+        .sdk_config(fake.sdk_config("eu-central-1").await)
+        .kube_client(kube)
+        .build();
+    let ctx = Context::new(Arc::new(provider), CancellationToken::new());
+    OidcProviderDataSource
+        .read(&ctx, &config(Value::Null, Value::Null))
+        .await
+}
+
+fn discovery(issuer: &str) -> serde_json::Value {
+    serde_json::json!({"issuer": issuer, "jwks_uri": "https://10.0.0.1/openid/v1/jwks"})
+}
+
+#[tokio::test]
+async fn without_arguments_finds_the_provider_of_the_clusters_issuer() {
+    let fake = iam(&[OTHER_ARN, ARN]);
+    let issuer = format!("https://{}", ISSUER.replace("oidc.eks", "OIDC.EKS"));
+    let outcome = read_with_cluster(&fake, cluster(200, discovery(&issuer))).await;
+    assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
+    let state = outcome.state;
+    assert_eq!(state.get("arn"), &Value::from(ARN));
+    assert_eq!(
+        state.get("url"),
+        &Value::from(format!("https://{ISSUER}").as_str())
+    );
+    assert_eq!(state.get("issuer_host_path"), &Value::from(ISSUER));
+    assert_eq!(state.get("issuer"), &Value::from(issuer.as_str()));
+    assert_eq!(
+        state.get("jwks_uri"),
+        &Value::from("https://10.0.0.1/openid/v1/jwks")
+    );
+}
+
+#[tokio::test]
+async fn by_arn_the_clusters_issuer_is_not_read() {
+    let fake = iam(&[ARN]);
+    let outcome = read(&fake, &config(ARN.into(), Value::Null)).await;
+    assert!(outcome.state.get("issuer").is_null());
+    assert!(outcome.state.get("jwks_uri").is_null());
+}
+
+#[tokio::test]
+async fn without_arguments_and_no_provider_shows_the_block_and_the_command() {
+    let fake = iam(&[OTHER_ARN]);
+    let issuer = format!("https://{ISSUER}");
+    let outcome = read_with_cluster(&fake, cluster(200, discovery(&issuer))).await;
+    assert!(outcome.state.is_null());
+    let diagnostic = &outcome.diagnostics.0[0];
+    assert_eq!(diagnostic.summary, "OIDC provider not found");
+    assert_eq!(diagnostic.attribute, None);
+    for expected in [
+        format!("no IAM OIDC provider for the issuer https://{ISSUER} in account 123456789012"),
+        "eksctl utils associate-iam-oidc-provider --cluster CLUSTER --approve".to_string(),
+        format!(
+            "resource \"aws_iam_openid_connect_provider\" \"cluster\" {{\n    url            = \
+             \"{issuer}\"\n    client_id_list = [\"sts.amazonaws.com\"]\n  }}"
+        ),
+        "read from the cluster's /.well-known/openid-configuration".to_string(),
+    ] {
+        assert!(
+            diagnostic.detail.contains(&expected),
+            "{expected}\n--- not in ---\n{}",
+            diagnostic.detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_arguments_an_unreadable_issuer_is_an_error_saying_why() {
+    let fake = iam(&[ARN]);
+    let refused = serde_json::json!({"kind": "Status", "reason": "Forbidden", "code": 403,
+                                     "message": "cannot get path"});
+    let outcome = read_with_cluster(&fake, cluster(403, refused)).await;
+    let diagnostic = &outcome.diagnostics.0[0];
+    assert_eq!(diagnostic.summary, "Cluster issuer not readable");
+    assert!(
+        diagnostic.detail.contains(
+            "GET /.well-known/openid-configuration failed (403 Forbidden): cannot get path; and \
+             the fallback failed too: create token for ServiceAccount default/default failed \
+             (403 Forbidden): no tokens for you."
+        ),
+        "{}",
+        diagnostic.detail
+    );
+    assert!(fake.seen().is_empty(), "no IAM call without an issuer");
 }

@@ -11,6 +11,7 @@
 //!   built from [`steps`], with the [`journal`] for rollback and [`state`] for truthful state.
 
 pub mod account;
+pub mod cluster_check;
 pub mod create;
 pub mod delete;
 pub mod diagnostics;
@@ -56,6 +57,7 @@ mod verify_tests;
 
 use async_trait::async_trait;
 
+use crate::aws::OidcProviderArn;
 use crate::codec::{Diagnostic, Diagnostics, Schema, Value};
 use crate::framework::{
     ApplyOutcome, Context, ImportOutcome, PlanContext, PlannedChange, ReadOutcome, Resource,
@@ -124,6 +126,23 @@ fn plan_without_api(defaults: &ProviderDefaults, change: &mut PlannedChange) -> 
     diagnostics
 }
 
+/// The apply-time proof of wiring, before anything is created or the trust policy changes.
+async fn check_wiring(ctx: &Context, planned: &Binding) -> Diagnostics {
+    match OidcProviderArn::parse(&planned.oidc_provider_arn) {
+        Ok(oidc) => Box::pin(cluster_check::check(ctx, &oidc, &planned.audience)).await,
+        Err(_) => Diagnostics::new(),
+    }
+}
+
+/// `outcome` with the wiring check's warnings before its own diagnostics.
+fn with_warnings(mut warnings: Diagnostics, outcome: ApplyOutcome) -> ApplyOutcome {
+    warnings.extend(outcome.diagnostics);
+    ApplyOutcome {
+        new_state: outcome.new_state,
+        diagnostics: warnings,
+    }
+}
+
 fn apply_outcome(outcome: Outcome) -> ApplyOutcome {
     ApplyOutcome {
         new_state: outcome.state.map_or(Value::Null, |s| s.to_value()),
@@ -147,13 +166,12 @@ impl Resource for IrsaBinding {
 
     async fn modify_plan(&self, ctx: &PlanContext, change: &mut PlannedChange) -> Diagnostics {
         let mut diagnostics = plan_without_api(&defaults(ctx), change);
-        if diagnostics.has_errors() {
+        if diagnostics.has_errors() || change.is_destroy() {
             return diagnostics;
         }
         // A create or update needs the Kubernetes API; without any Kubernetes configuration the
-        // apply would fail, so say it now. (Destroy and no-op plans are left alone.)
-        let changes =
-            !change.is_destroy() && (change.is_create() || change.planned != change.prior);
+        // apply would fail, so say it now. (No-op plans are left alone.)
+        let changes = change.is_create() || change.planned != change.prior;
         if changes && let Err(missing) = ctx.provider.require_kubernetes_source() {
             diagnostics.push(plan::kubernetes_missing(missing));
         }
@@ -164,25 +182,58 @@ impl Resource for IrsaBinding {
         {
             diagnostics.push(error);
         }
+        // Proof of wiring, once both sides are known (else apply checks it).
+        let planned = &change.planned;
+        if let (Some(arn), Some(audience)) = (
+            planned.get("oidc_provider_arn").as_str(),
+            planned.get("audience").as_str(),
+        ) && let Ok(oidc) = OidcProviderArn::parse(arn)
+        {
+            diagnostics.extend(Box::pin(cluster_check::check(ctx, &oidc, audience)).await);
+        }
         diagnostics
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {
+        let planned = Binding::from_value(planned);
+        let wired = check_wiring(ctx, &planned).await;
+        if wired.has_errors() {
+            return ApplyOutcome::unchanged(&Value::Null, wired);
+        }
         let clients = match Clients::new(ctx).await {
             Ok(clients) => clients,
             Err(diag) => return ApplyOutcome::unchanged(&Value::Null, diag),
         };
-        let planned = Binding::from_value(planned);
-        apply_outcome(create::create(&clients.remote(ctx), &planned).await)
+        with_warnings(
+            wired,
+            apply_outcome(create::create(&clients.remote(ctx), &planned).await),
+        )
     }
 
     async fn update(&self, ctx: &Context, prior: &Value, planned: &Value) -> ApplyOutcome {
+        let (prior_state, prior, planned) = (
+            prior,
+            Binding::from_value(prior),
+            Binding::from_value(planned),
+        );
+        let rewired = prior.oidc_provider_arn != planned.oidc_provider_arn
+            || prior.audience != planned.audience;
+        let wired = if rewired {
+            check_wiring(ctx, &planned).await
+        } else {
+            Diagnostics::new()
+        };
+        if wired.has_errors() {
+            return ApplyOutcome::unchanged(prior_state, wired);
+        }
         let clients = match Clients::new(ctx).await {
             Ok(clients) => clients,
-            Err(diag) => return ApplyOutcome::unchanged(prior, diag),
+            Err(diag) => return ApplyOutcome::unchanged(prior_state, diag),
         };
-        let (prior, planned) = (Binding::from_value(prior), Binding::from_value(planned));
-        apply_outcome(update::update(&clients.remote(ctx), &prior, &planned).await)
+        with_warnings(
+            wired,
+            apply_outcome(update::update(&clients.remote(ctx), &prior, &planned).await),
+        )
     }
 
     async fn delete(&self, ctx: &Context, prior: &Value) -> ApplyOutcome {
