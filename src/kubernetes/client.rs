@@ -309,7 +309,7 @@ impl KubeClient {
         path: &str,
         accept: &str,
     ) -> Result<Option<serde_json::Value>, KubeError> {
-        let operation = format!("get {path}");
+        let operation = format!("GET {path}");
         let build = || {
             http::Request::get(path)
                 .header(http::header::ACCEPT, accept)
