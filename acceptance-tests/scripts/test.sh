@@ -6,14 +6,19 @@
 #   test         cargo test --workspace (unit, integration, the Kubernetes emulator's
 #                conformance test; acceptance tests skip themselves here)
 #   acc-moto     the acceptance suite with TF_ACC=1 against moto
-#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack
+#   acc-kube     a real Kubernetes control plane (real-kube.sh: kube-apiserver and
+#                kube-controller-manager built from the Go module proxy, etcd): the recorded
+#                kube-apiserver exchanges replayed against it, the acceptance suite against moto
+#                and it (TF_ACC_KUBECONFIG), then a check that no namespace was left behind
+#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack (Kubernetes: the emulator)
 #   fuzz         fuzz/run.sh FUZZ_SECONDS (default 30) on the msgpack decoder
 # and prints a summary with each stage's duration.
 #
 # Usage: acceptance-tests/scripts/test.sh [--skip STAGE]...
 #   --skip acc-local --skip fuzz   e.g. for a quicker local run (CI runs everything)
 # Environment: FUZZ_SECONDS, TF_ACC_TEST_THREADS (default 4), TF_ACC_KUBECONFIG (a real cluster
-# for the acceptance stages). TF_ACC_AWS and TF_ACC_AWS_ENDPOINT_URL are set per stage here.
+# for acc-moto and acc-local; acc-kube starts its own). TF_ACC_AWS and TF_ACC_AWS_ENDPOINT_URL
+# are set per stage here.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
         shift 2
         ;;
     -h | --help)
-        sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -97,6 +102,31 @@ acceptance() {
         cargo test "${locked[@]+"${locked[@]}"}" --workspace --test acceptance -- --test-threads="$threads"
 }
 
+# acc-kube: starts the real control plane, and stops it on every way out of the stage.
+acc_kube() {
+    local real="$here/real-kube.sh" kubeconfig cluster version status=0
+    trap 'bash "$real" stop' EXIT
+    kubeconfig="$(bash "$real" start)" || return 1
+    cluster="${REAL_KUBE_DIR:-$root/target/real-kube}/cluster.json"
+    version="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["git_version"])' "$cluster")"
+    echo "acc-kube: against a real Kubernetes $version (kube-apiserver and kube-controller-manager built from the Go module proxy, $(etcd --version | head -n 1))"
+    bash "$real" namespaces >"$root/target/real-kube-namespaces-before.txt" || status=$?
+    if [ "$status" -eq 0 ]; then
+        KUBE_CONFORMANCE_CLUSTER="$cluster" cargo test "${locked[@]+"${locked[@]}"}" --workspace \
+            --test conformance -- real_kube_apiserver --nocapture || status=$?
+    fi
+    if [ "$status" -eq 0 ]; then
+        TF_ACC_KUBECONFIG="$kubeconfig" acceptance moto || status=$?
+    fi
+    if [ "$status" -eq 0 ]; then
+        bash "$real" leaks "$root/target/real-kube-namespaces-before.txt" || status=$?
+    fi
+    echo "acc-kube: ran against Kubernetes $version"
+    bash "$real" stop
+    trap - EXIT
+    return "$status"
+}
+
 fuzz() {
     # libFuzzer prints a line per new input; keep the whole log, show its end.
     local log="$root/target/fuzz.log"
@@ -114,6 +144,7 @@ stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy "${locked[@]+"${locked[@]}"}" --workspace --all-targets -- -D warnings
 stage test env -u TF_ACC cargo test "${locked[@]+"${locked[@]}"}" --workspace
 stage acc-moto acceptance moto
+stage acc-kube acc_kube
 stage acc-local acceptance localstack
 stage fuzz fuzz
 summary
