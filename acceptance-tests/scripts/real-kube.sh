@@ -11,10 +11,12 @@
 #   stop     stops what `start` started, by PID: SIGTERM, then SIGKILL after STOP_TIMEOUT s
 #   status   says what runs and which Kubernetes answers; exit 1 unless all of it is ready
 #   version  prints the pinned Kubernetes version (from go.mod)
-#   namespaces        lists the running cluster's namespaces, one a line
-#   leaks FILE        fails, naming them, when namespaces exist that FILE (an earlier
-#                     `namespaces` output) does not list, once those being deleted have gone
-#                     (up to LEAK_TIMEOUT s, default 120)
+#   namespaces
+#            lists the running cluster's namespaces, one a line
+#   leaks FILE
+#            fails, naming them, when namespaces exist that FILE (an earlier `namespaces`
+#            output) does not list, once those being deleted have gone (up to LEAK_TIMEOUT s,
+#            default 120)
 #
 # What `start` sets up (in REAL_KUBE_DIR, default target/real-kube; wiped on every start):
 #   pki/             its own CA, a serving certificate for 127.0.0.1, localhost and
@@ -34,6 +36,7 @@
 # Needs: Go (the version go.mod names, or GOTOOLCHAIN fetches it), etcd (Debian `etcd-server`,
 # installed by install-tools.sh etcd), openssl, curl, python3 (free ports, JSON).
 # Environment: REAL_KUBE_DIR, STOP_TIMEOUT (default 20), GITLABRUNNER_TOOLS_DIR (default .tools).
+# The first build compiles both commands from source: about 16 min on a busy 2-core machine.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -443,7 +446,7 @@ leaks)
     leaks "$2"
     ;;
 -h | --help | "")
-    sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     [ -n "${1:-}" ]
     ;;
 *) die "unknown command '$1' (expected build, start, stop, status, version, namespaces or leaks)" ;;

@@ -117,9 +117,8 @@ acc_kube() {
     fi
     if [ "$status" -eq 0 ]; then
         TF_ACC_KUBECONFIG="$kubeconfig" acceptance moto || status=$?
-    fi
-    if [ "$status" -eq 0 ]; then
-        bash "$real" leaks "$root/target/real-kube-namespaces-before.txt" || status=$?
+        # Also after failed tests: what a failing run leaves behind is worth knowing.
+        bash "$real" leaks "$root/target/real-kube-namespaces-before.txt" || status=$((status == 0 ? 1 : status))
     fi
     echo "acc-kube: ran against Kubernetes $version"
     bash "$real" stop
