@@ -103,7 +103,8 @@ fi
 
 say "build (cargo, profile $profile)"
 packages=(-p terraform-provider-gitlabrunner)
-[ -z "$kubeconfig" ] && [ "$real_kube" = 0 ] && packages+=(-p kube-emulator)
+# The emulator too whenever no cluster is given: one feature set, whichever Kubernetes is used.
+[ -z "$kubeconfig" ] && packages+=(-p kube-emulator)
 cargo build --profile "$profile" "${packages[@]}" --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 profile_dir="$profile"
