@@ -9,13 +9,15 @@
 #   localstack  LocalStack, open-source core (AWS emulator)    .tools/bin/localstack-python
 #   opentofu    OpenTofu built from the Go module proxy (needs Go; not part of `all`)
 #               .tools/bin/tofu, run by the acc-tofu stage
-# Usage: install-tools.sh [terraform|terraform-oldest|opentofu|moto|localstack|all]...   (default: all)
+#   etcd        etcd for the real Kubernetes control plane (real-kube.sh): Debian's
+#               `etcd-server` package through apt-get (root or sudo); nothing when `etcd` is on PATH
+# Usage: install-tools.sh [terraform|terraform-oldest|opentofu|moto|localstack|etcd|all]...   (default: all)
 #
 # Idempotent: each tool records what it installed in a stamp file and is skipped (in well under a
 # second) while the stamp matches the pinned versions below. Transitive Python dependencies are
 # pinned by the constraints files next to this script, so CI gets what was tested.
-# Only the package registries are needed (PyPI; the Go module proxy for opentofu); no Docker, no
-# downloads from elsewhere.
+# Only the package registries are needed (PyPI, Debian; the Go module proxy for opentofu); no
+# Docker, no downloads from elsewhere.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -260,10 +262,29 @@ install_localstack() {
     note "LocalStack $LOCALSTACK_VERSION -> $bin/localstack-python -m localstack.runtime.main"
 }
 
-# All three at once (each in its own venv): on a cold machine this is download- and
+install_etcd() {
+    command -v etcd >/dev/null 2>&1 && return
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 ||
+            die "etcd is missing and installing Debian's etcd-server needs root (or sudo)"
+        sudo=(sudo)
+    fi
+    command -v apt-get >/dev/null 2>&1 ||
+        die "etcd is missing and this is not a Debian-like system (no apt-get); install etcd 3.4+ and put it on PATH"
+    note "installing etcd (Debian package etcd-server)"
+    "${sudo[@]+"${sudo[@]}"}" apt-get update -qq || die "apt-get update failed"
+    # The package's service is not used (real-kube.sh runs etcd itself on free ports).
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]+"${sudo[@]}"}" apt-get install -y -qq etcd-server >/dev/null ||
+        die "apt-get install etcd-server failed"
+    command -v etcd >/dev/null 2>&1 || die "etcd-server is installed but etcd is not on PATH"
+    note "$(etcd --version | head -n 1) -> $(command -v etcd)"
+}
+
+# All of them at once (each Python tool in its own venv): on a cold machine this is download- and
 # unpack-bound, so running them side by side saves about a third of the time.
 install_all() {
-    local logs pids=() names=(terraform terraform_oldest moto localstack) failed=0 i
+    local logs pids=() names=(terraform terraform_oldest moto localstack etcd) failed=0 i
     logs="$(mktemp -d)"
     for i in "${!names[@]}"; do
         ("install_${names[$i]}") >"$logs/${names[$i]}.log" 2>&1 &
@@ -290,12 +311,13 @@ main() {
         opentofu) install_opentofu ;;
         moto) install_moto ;;
         localstack) install_localstack ;;
+        etcd) install_etcd ;;
         all) install_all ;;
         -h | --help)
-            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             return
             ;;
-        *) die "unknown tool '$target' (expected terraform, terraform-oldest, opentofu, moto, localstack or all)" ;;
+        *) die "unknown tool '$target' (expected terraform, terraform-oldest, opentofu, moto, localstack, etcd or all)" ;;
         esac
     done
 }

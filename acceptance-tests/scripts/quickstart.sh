@@ -7,7 +7,10 @@
 #   3. AWS: an endpoint given in QUICKSTART_AWS_ENDPOINT_URL, else LocalStack when one answers
 #      on localhost:4566, else a moto server it starts on a loopback port,
 #   4. Kubernetes: a kubeconfig given in QUICKSTART_KUBECONFIG, else the first kind cluster
-#      when `kind` is installed, else the project's Kubernetes API emulator it starts,
+#      when `kind` is installed, else a real kube-apiserver and kube-controller-manager with
+#      etcd when Go and etcd are installed (real-kube.sh: built from the Go module proxy on the
+#      first run, minutes; cached in .tools/kube after), else the project's Kubernetes API
+#      emulator it starts,
 #   5. creates the runner and job namespaces and registers the cluster's service-account
 #      issuer as an IAM OIDC provider (what EKS and `eksctl utils associate-iam-oidc-provider`
 #      do for a real cluster),
@@ -33,6 +36,7 @@
 #   QUICKSTART_AWS_REGION=REGION        the region (default us-east-1; us-gov-west-1 shows GovCloud)
 #   QUICKSTART_KUBECONFIG=PATH          a cluster to use (e.g. kind); needs kubectl
 #   QUICKSTART_DETECT=0                 do not look for LocalStack and kind; start the emulators
+#   QUICKSTART_REAL_KUBE=0              the Kubernetes API emulator even when Go and etcd are there
 #   QUICKSTART_DESTROY=1                `terraform destroy` at the end
 #   QUICKSTART_BIN_DIR=DIR              use terraform-provider-gitlabrunner (and kube-emulator)
 #                                       already built in DIR instead of running cargo (tests)
@@ -53,7 +57,8 @@ alive() {
 }
 
 # stop_playground WORKSPACE: stops what a --keep run recorded in WORKSPACE/pids ("PID PROGRAM"
-# lines), only while each PID still runs that program (a PID can be reused).
+# lines), only while each PID still runs that program (a PID can be reused), and a real control
+# plane it started (real-kube.sh stop).
 stop_playground() {
     local work="$1" pid program stopped=() waited
     [ -f "$work/pids" ] || {
@@ -77,6 +82,11 @@ stop_playground() {
         fi
     done <"$work/pids"
     rm -f "$work/pids"
+    # A real control plane (real-kube.sh) records its own PIDs and stops them itself.
+    if [ -f "$work/kube/cluster.json" ]; then
+        REAL_KUBE_DIR="$work/kube" bash "$here/real-kube.sh" stop
+        stopped+=("the real Kubernetes control plane")
+    fi
     [ "${#stopped[@]}" -gt 0 ] && echo "stopped ${stopped[*]}"
     echo "workspace kept at $work"
 }
@@ -130,11 +140,13 @@ output_log="$work/terraform-output.log"
 pids=()
 pid_names=()
 kept=0
+real_kube=0
 cleanup() {
     local status=$? pid
     if [ "$kept" = 1 ]; then
         return
     fi
+    [ "$real_kube" = 1 ] && REAL_KUBE_DIR="$work/kube" bash "$here/real-kube.sh" stop
     for pid in "${pids[@]+"${pids[@]}"}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -172,17 +184,22 @@ if [ -z "$kubeconfig" ] && [ "$detect" != 0 ] && command -v kind >/dev/null; the
     fi
 fi
 
+if [ -z "$kubeconfig" ] && [ "${QUICKSTART_REAL_KUBE:-1}" != 0 ] && command -v go >/dev/null &&
+    command -v etcd >/dev/null; then
+    real_kube=1
+fi
+
 if [ -n "${QUICKSTART_BIN_DIR:-}" ]; then
     say "build: none, the binaries in QUICKSTART_BIN_DIR"
     bin_dir="$(cd "$QUICKSTART_BIN_DIR" && pwd)"
 else
     say "build (cargo, profile $profile)"
-    # Only the two binaries the quick start runs, each on its own: the provider alone is exactly
+    # Only the binaries the quick start runs, each on its own: the provider alone is exactly
     # the build release.sh makes (same package, features and profile), so cargo reuses it there;
     # built together with the emulator, shared crates would get the union of both feature sets
     # (aws-lc-rs's defaults) and release.sh would compile them again.
     cargo build --profile "$profile" -p terraform-provider-gitlabrunner --bin terraform-provider-gitlabrunner
-    if [ -z "$kubeconfig" ]; then
+    if [ -z "$kubeconfig" ] && [ "$real_kube" = 0 ]; then
         cargo build --profile "$profile" -p kube-emulator --bin kube-emulator
     fi
     target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -244,8 +261,34 @@ export AWS_DEFAULT_REGION="$AWS_REGION"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "AWS: $aws_endpoint ($aws_source), region $AWS_REGION"
 
+# create_namespace NAME: as `kubectl create namespace` would, tolerating one that exists, with
+# curl against kube_url as kube_token (the emulator's or the real control plane's admin).
+create_namespace_with_curl() {
+    local status
+    status="$(curl -s -o "$work/namespace-$1.json" -w '%{http_code}' --cacert "$kube_ca" \
+        -H "Authorization: Bearer $kube_token" -H 'Content-Type: application/json' \
+        -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}" \
+        "$kube_url/api/v1/namespaces")"
+    case "$status" in
+    201 | 409) ;;
+    *) die "creating namespace $1 answered HTTP $status: $(cat "$work/namespace-$1.json")" ;;
+    esac
+}
+
 say "Kubernetes"
-if [ -z "$kubeconfig" ]; then
+if [ -z "$kubeconfig" ] && [ "$real_kube" = 1 ]; then
+    echo "a real control plane (real-kube.sh): the first run builds Kubernetes from the Go module proxy"
+    kubeconfig="$(REAL_KUBE_DIR="$work/kube" bash "$here/real-kube.sh" start)"
+    cluster="$work/kube/cluster.json"
+    kube_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$cluster")"
+    kube_token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin_token"])' "$cluster")"
+    kube_ca="$work/kube/pki/ca.crt"
+    kube_version="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["git_version"])' "$cluster")"
+    issuer="$(curl -sf --cacert "$kube_ca" -H "Authorization: Bearer $kube_token" \
+        "$kube_url/.well-known/openid-configuration" | python3 -c 'import json,sys; print(json.load(sys.stdin)["issuer"])')"
+    kube_source="a real Kubernetes $kube_version (kube-apiserver and kube-controller-manager built from the Go module proxy, etcd), started by the quick start at $kube_url"
+    create_namespace() { create_namespace_with_curl "$1"; }
+elif [ -z "$kubeconfig" ]; then
     "$bin_dir/kube-emulator" serve --dir "$work/kube" </dev/null >"$work/kube-emulator.out" 2>"$work/kube-emulator.log" &
     pids+=($!)
     pid_names+=(kube-emulator)
@@ -257,18 +300,7 @@ if [ -z "$kubeconfig" ]; then
     kube_token="$(json_field "$ready" admin_token)"
     kube_ca="$(json_field "$ready" ca)"
     kube_source="the project's Kubernetes API emulator, started by the quick start at $kube_url"
-    # create_namespace NAME: as `kubectl create namespace` would, tolerating one that exists.
-    create_namespace() {
-        local status
-        status="$(curl -s -o "$work/namespace-$1.json" -w '%{http_code}' --cacert "$kube_ca" \
-            -H "Authorization: Bearer $kube_token" -H 'Content-Type: application/json' \
-            -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}" \
-            "$kube_url/api/v1/namespaces")"
-        case "$status" in
-        201 | 409) ;;
-        *) die "creating namespace $1 answered HTTP $status: $(cat "$work/namespace-$1.json")" ;;
-        esac
-    }
+    create_namespace() { create_namespace_with_curl "$1"; }
 else
     command -v kubectl >/dev/null || die "QUICKSTART_KUBECONFIG needs kubectl on PATH"
     export KUBECONFIG="$kubeconfig"

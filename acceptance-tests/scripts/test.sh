@@ -6,9 +6,14 @@
 #   test         cargo test --workspace (unit, integration, the Kubernetes emulator's
 #                conformance test; acceptance tests skip themselves here)
 #   acc-moto     the acceptance suite with TF_ACC=1 against moto
-#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack, driven by the oldest
-#                Terraform 1.x (.tools/bin/terraform-oldest, 1.6.6) unless TF_ACC_TERRAFORM_PATH
-#                is set, so the oldest and the newest Terraform both run in CI
+#   acc-kube     a real Kubernetes control plane (real-kube.sh: kube-apiserver and
+#                kube-controller-manager built from the Go module proxy, etcd): the recorded
+#                kube-apiserver exchanges replayed against it, the acceptance suite against moto
+#                and it (TF_ACC_KUBECONFIG), then a check that no namespace was left behind
+#   acc-local    the acceptance suite with TF_ACC=1 against LocalStack (Kubernetes: the
+#                emulator), driven by the oldest Terraform 1.x (.tools/bin/terraform-oldest,
+#                1.6.6) unless TF_ACC_TERRAFORM_PATH is set, so the oldest and the newest
+#                Terraform both run in CI
 #   acc-tofu     a focused acceptance subset (create/plan/destroy of a binding, the data source,
 #                a terminating namespace) driven by OpenTofu built from the Go module proxy
 #                (install-tools.sh opentofu; says why and skips where Go is missing)
@@ -18,7 +23,8 @@
 # Usage: acceptance-tests/scripts/test.sh [--skip STAGE]...
 #   --skip acc-local --skip fuzz   e.g. for a quicker local run (CI runs everything)
 # Environment: FUZZ_SECONDS, TF_ACC_TEST_THREADS (default 4), TF_ACC_KUBECONFIG (a real cluster
-# for the acceptance stages). TF_ACC_AWS and TF_ACC_AWS_ENDPOINT_URL are set per stage here.
+# for acc-moto and acc-local; acc-kube starts its own). TF_ACC_AWS and TF_ACC_AWS_ENDPOINT_URL
+# are set per stage here.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,7 +40,7 @@ while [ $# -gt 0 ]; do
         shift 2
         ;;
     -h | --help)
-        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -102,6 +108,29 @@ acceptance() {
         cargo test "${locked[@]+"${locked[@]}"}" --workspace --test acceptance -- --test-threads="$threads"
 }
 
+# acc-kube: starts the real control plane, and stops it on every way out of the stage.
+acc_kube() {
+    local real="$here/real-kube.sh" kubeconfig cluster version status=0
+    trap 'bash "$real" stop' EXIT
+    kubeconfig="$(bash "$real" start)" || return 1
+    cluster="${REAL_KUBE_DIR:-$root/target/real-kube}/cluster.json"
+    version="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["git_version"])' "$cluster")"
+    echo "acc-kube: against a real Kubernetes $version (kube-apiserver and kube-controller-manager built from the Go module proxy, $(etcd --version | head -n 1))"
+    bash "$real" namespaces >"$root/target/real-kube-namespaces-before.txt" || status=$?
+    if [ "$status" -eq 0 ]; then
+        KUBE_CONFORMANCE_CLUSTER="$cluster" cargo test "${locked[@]+"${locked[@]}"}" --workspace \
+            --test conformance -- real_kube_apiserver --nocapture || status=$?
+    fi
+    if [ "$status" -eq 0 ]; then
+        TF_ACC_KUBECONFIG="$kubeconfig" acceptance moto || status=$?
+        # Also after failed tests: what a failing run leaves behind is worth knowing.
+        bash "$real" leaks "$root/target/real-kube-namespaces-before.txt" || status=$((status == 0 ? 1 : status))
+    fi
+    echo "acc-kube: ran against Kubernetes $version"
+    bash "$real" stop
+    trap - EXIT
+    return "$status"
+
 # acceptance_oldest_terraform AWS: the acceptance suite driven by the oldest Terraform 1.x.
 acceptance_oldest_terraform() {
     (
@@ -142,6 +171,7 @@ stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy "${locked[@]+"${locked[@]}"}" --workspace --all-targets -- -D warnings
 stage test env -u TF_ACC cargo test "${locked[@]+"${locked[@]}"}" --workspace
 stage acc-moto acceptance moto
+stage acc-kube acc_kube
 stage acc-local acceptance_oldest_terraform localstack
 stage acc-tofu acceptance_opentofu
 stage fuzz fuzz

@@ -13,6 +13,9 @@ pub enum KubernetesError {
     /// The Kubernetes API emulator did not start.
     #[error("the Kubernetes API emulator (acceptance-tests/kube-emulator) did not start: {0}")]
     EmulatorStart(String),
+    /// The cluster's OIDC discovery document could not be read.
+    #[error("the cluster's OIDC discovery document (/.well-known/openid-configuration): {0}")]
+    Discovery(String),
     /// The kubeconfig is unusable.
     #[error("the kubeconfig {path} is not usable: {message}")]
     Kubeconfig {
@@ -34,6 +37,8 @@ pub enum KubernetesTarget {
         context: String,
         /// The API server URL.
         server: String,
+        /// What the API server's `/version` answered (`gitVersion`, e.g. `v1.37.2`).
+        version: String,
     },
     /// The project's Kubernetes API emulator, serving on the harness's background runtime.
     Emulator {
@@ -97,10 +102,19 @@ impl KubernetesTarget {
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| unusable(e.to_string()))?;
+        let server = config.cluster_url.to_string();
+        // Which Kubernetes answers, for the banner; a cluster that does not answer is unusable.
+        let client = kube::Client::try_from(config).map_err(|e| unusable(e.to_string()))?;
+        let version = client
+            .apiserver_version()
+            .await
+            .map_err(|e| unusable(format!("GET /version on {server}: {e}")))?
+            .git_version;
         Ok(Self::Cluster {
             kubeconfig: path.to_path_buf(),
             context,
-            server: config.cluster_url.to_string(),
+            server,
+            version,
         })
     }
 
@@ -123,8 +137,9 @@ impl KubernetesTarget {
                 kubeconfig,
                 context,
                 server,
+                version,
             } => format!(
-                "REAL CLUSTER {server} (context {context}, kubeconfig {})",
+                "REAL CLUSTER Kubernetes {version} at {server} (context {context}, kubeconfig {})",
                 kubeconfig.display()
             ),
             Self::Emulator { emulator, .. } => format!(
@@ -148,4 +163,24 @@ impl KubernetesTarget {
                 .map_err(|e| unusable(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| unusable(e.to_string()))
     }
+}
+
+/// The issuer of the cluster's ServiceAccount tokens, from its OIDC discovery document
+/// (`/.well-known/openid-configuration`, what `eksctl utils associate-iam-oidc-provider` reads
+/// on EKS). Needs no ServiceAccount, so it does not wait for kube-controller-manager.
+pub async fn service_account_issuer(client: &kube::Client) -> Result<String, KubernetesError> {
+    let failed = |message: String| KubernetesError::Discovery(message);
+    let request = http::Request::get("/.well-known/openid-configuration")
+        .body(Vec::new())
+        .expect("a GET request");
+    let text = client
+        .request_text(request)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let discovery: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failed(format!("not JSON: {e}")))?;
+    discovery["issuer"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| failed(format!("no issuer in {discovery}")))
 }

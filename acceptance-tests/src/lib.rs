@@ -30,6 +30,7 @@ mod http_probe;
 pub mod kube_proxy;
 pub mod kubernetes;
 mod names;
+pub mod namespaces;
 pub mod plugin_client;
 pub mod process;
 pub mod provider_build;
@@ -41,6 +42,7 @@ pub mod workload;
 
 pub use harness::{Harness, HarnessError, PROVIDER_ADDRESS, harness};
 pub use names::{random_suffix, unique_name};
+pub use namespaces::TestNamespaces;
 pub use terraform::{Action, Diagnostic, Plan, RunOutput, Severity, State, Workspace};
 
 /// Prints one line, prefixed `acceptance: `, to the test process's stderr past libtest's output

@@ -3,7 +3,7 @@
 
 use futures::stream::{self, StreamExt as _};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 
 use crate::aws::AwsClients;
 
@@ -62,6 +62,23 @@ pub async fn create_namespaces(
         .collect()
         .await;
     results.into_iter().collect()
+}
+
+/// Deletes every namespace in `names` (a missing one is fine); says which could not be deleted.
+pub async fn delete_namespaces(client: &kube::Client, names: impl IntoIterator<Item = String>) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    stream::iter(names)
+        .for_each_concurrent(SETUP_CONCURRENCY, |name| {
+            let api = api.clone();
+            async move {
+                match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(error) => crate::say!("could not delete namespace {name}: {error}"),
+                }
+            }
+        })
+        .await;
 }
 
 fn iam_error(operation: &str, error: impl std::error::Error) -> SetupError {

@@ -1,14 +1,12 @@
 //! What the cache, data-source and binding-with-cache tests set up beside Terraform, with the
-//! harness's own SDK clients: IAM roles, OIDC providers, buckets and objects, Kubernetes
-//! namespaces; and reading back what the provider wrote (inline policies, bucket settings).
+//! harness's own SDK clients: IAM roles, OIDC providers, buckets and objects; and reading
+//! back what the provider wrote (inline policies, bucket settings).
 
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::primitives::ByteStream;
 use gitlabrunner_acceptance::Harness;
 use gitlabrunner_acceptance::aws::AwsClients;
 use gitlabrunner_acceptance::settings::AwsEmulatorKind;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::Value;
 
 /// A trust policy for roles the tests create themselves (the cache needs only a role to put
@@ -241,23 +239,4 @@ pub async fn bucket_tags(clients: &AwsClients, name: &str) -> Vec<(String, Strin
             .collect(),
         Err(_) => Vec::new(),
     }
-}
-
-/// Creates the namespace `name` in the Kubernetes target.
-pub async fn create_namespace(client: &kube::Client, name: &str) {
-    let namespace: Namespace = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": name }
-    }))
-    .expect("a namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
-}
-
-/// Deletes the namespace `name`; a missing one is fine.
-pub async fn delete_namespace(client: &kube::Client, name: &str) {
-    let _ = Api::<Namespace>::all(client.clone())
-        .delete(name, &DeleteParams::default())
-        .await;
 }

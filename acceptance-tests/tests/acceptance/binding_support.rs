@@ -8,14 +8,12 @@ use std::sync::Arc;
 
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use gitlabrunner_acceptance::aws::AwsClients;
-use gitlabrunner_acceptance::runtime::shared_runtime;
+use gitlabrunner_acceptance::kubernetes::service_account_issuer;
 use gitlabrunner_acceptance::terraform::ResourceChange;
-use gitlabrunner_acceptance::{Harness, Workspace, harness, hcl, unique_name};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use gitlabrunner_acceptance::{Harness, TestNamespaces, Workspace, harness, hcl, unique_name};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
 use serde_json::Value;
 
 /// The address every binding test uses.
@@ -58,7 +56,7 @@ pub struct Fixture {
     pub jobs: Vec<String>,
     /// The AWS region of the provider and of [`Fixture::aws`].
     pub region: String,
-    created_namespaces: Vec<String>,
+    namespaces: TestNamespaces,
 }
 
 impl Fixture {
@@ -74,6 +72,7 @@ impl Fixture {
         let kube = h.kubernetes().unwrap().client().await.unwrap();
         let aws = AwsClients::new(h.aws().endpoint(), region).await;
         let oidc = register_issuer(&kube, &aws).await;
+        let namespaces = TestNamespaces::new(h.clone()).await.unwrap();
         let mut fixture = Fixture {
             h,
             aws,
@@ -83,7 +82,7 @@ impl Fixture {
             service_account: unique_name("runner"),
             jobs: Vec::new(),
             region: region.to_string(),
-            created_namespaces: Vec::new(),
+            namespaces,
         };
         fixture.namespace = fixture.create_namespace("acc-ci").await;
         for _ in 0..jobs {
@@ -97,20 +96,7 @@ impl Fixture {
 
     /// Creates a namespace that is deleted with the fixture.
     pub async fn create_namespace(&mut self, prefix: &str) -> String {
-        let name = unique_name(prefix);
-        let namespace = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        Api::<Namespace>::all(self.kube.clone())
-            .create(&PostParams::default(), &namespace)
-            .await
-            .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
-        self.created_namespaces.push(name.clone());
-        name
+        self.namespaces.create(prefix).await
     }
 
     /// `NAMESPACE/NAME` of the binding.
@@ -263,30 +249,6 @@ impl Fixture {
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let namespaces = std::mem::take(&mut self.created_namespaces);
-        if namespaces.is_empty() {
-            return;
-        }
-        let h = self.h.clone();
-        // Drop runs inside the test's runtime: clean up on a thread of its own, on the
-        // process's background runtime, with a client of that runtime.
-        let cleanup = std::thread::spawn(move || {
-            shared_runtime().block_on(async move {
-                let Ok(client) = h.kubernetes().unwrap().client().await else {
-                    return;
-                };
-                let api = Api::<Namespace>::all(client);
-                for namespace in namespaces {
-                    let _ = api.delete(&namespace, &DeleteParams::default()).await;
-                }
-            })
-        });
-        let _ = cleanup.join();
-    }
-}
-
 /// The IAM role `name` seen through `aws`, `None` when it does not exist.
 pub async fn iam_role(aws: &AwsClients, name: &str) -> Option<aws_sdk_iam::types::Role> {
     match aws.iam.get_role().role_name(name).send().await {
@@ -330,15 +292,7 @@ pub fn decode_policy(document: &str) -> Value {
 /// The cluster's service account issuer (`/.well-known/openid-configuration`), registered as
 /// an IAM OIDC provider (once; concurrent tests find it registered).
 pub async fn register_issuer(kube: &kube::Client, aws: &AwsClients) -> OidcProvider {
-    let request = http::Request::get("/.well-known/openid-configuration")
-        .body(Vec::new())
-        .unwrap();
-    let discovery: Value = serde_json::from_str(&kube.request_text(request).await.unwrap())
-        .expect("the discovery document is JSON");
-    let issuer = discovery["issuer"]
-        .as_str()
-        .expect("the discovery document names the issuer")
-        .to_string();
+    let issuer = service_account_issuer(kube).await.unwrap();
     let host_path = issuer.trim_start_matches("https://").to_string();
     let created = aws
         .iam

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
+use gitlabrunner_acceptance::kubernetes::service_account_issuer;
 use gitlabrunner_acceptance::say;
-use gitlabrunner_acceptance::{Harness, harness, hcl, unique_name};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use gitlabrunner_acceptance::{Harness, TestNamespaces, harness, hcl, unique_name};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 /// Every example directory: `examples/provider`, `examples/complete`, and one per resource
 /// and data source.
@@ -156,15 +157,6 @@ fn import_examples_import_addresses_their_resource_example_declares() {
 }
 
 /// The cluster's service-account issuer, from its OIDC discovery document (as on EKS).
-async fn issuer_of(client: &kube::Client) -> String {
-    let request = http::Request::get("/.well-known/openid-configuration")
-        .body(Vec::new())
-        .unwrap();
-    let text = client.request_text(request).await.unwrap();
-    let discovery: serde_json::Value = serde_json::from_str(&text).unwrap();
-    discovery["issuer"].as_str().unwrap().to_string()
-}
-
 /// Registers `issuer` as an IAM OIDC provider (what EKS users do once per cluster), or finds
 /// the one another test of this process registered. Shared: never deleted by a test.
 async fn oidc_provider_for(h: &Harness, issuer: &str) -> String {
@@ -184,15 +176,6 @@ async fn oidc_provider_for(h: &Harness, issuer: &str) -> String {
         }
         Err(error) => panic!("CreateOpenIDConnectProvider: {error:?}"),
     }
-}
-
-async fn create_namespace(client: &kube::Client, name: &str) {
-    let namespace: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap();
 }
 
 fn output<'a>(outputs: &'a serde_json::Value, name: &str) -> &'a str {
@@ -216,11 +199,10 @@ async fn complete_example_applies_plans_clean_and_destroys() {
     let kubernetes = h.kubernetes().unwrap();
     let client = kubernetes.client().await.unwrap();
     let cluster = unique_name("ex");
-    let runner_namespace = unique_name("ex-runner");
-    let job_namespace = unique_name("ex-jobs");
     // The example needs both namespaces to exist, as on a real cluster.
-    create_namespace(&client, &runner_namespace).await;
-    create_namespace(&client, &job_namespace).await;
+    let mut namespaces = TestNamespaces::new(h.clone()).await.unwrap();
+    let runner_namespace = namespaces.create("ex-runner").await;
+    let job_namespace = namespaces.create("ex-jobs").await;
     let issuer = issuer_of(&client).await;
     // Registered as eksctl would; the example finds it from the cluster's issuer.
     oidc_provider_for(&h, &issuer).await;

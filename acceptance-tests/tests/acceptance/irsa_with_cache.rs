@@ -27,8 +27,9 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
 use gitlabrunner_acceptance::aws::AwsClients;
+use gitlabrunner_acceptance::kubernetes::service_account_issuer;
 use gitlabrunner_acceptance::terraform::Action;
-use gitlabrunner_acceptance::{harness, hcl, unique_name};
+use gitlabrunner_acceptance::{TestNamespaces, harness, hcl, unique_name};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -36,8 +37,8 @@ use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 
 use crate::aws_fixtures::{
-    bucket_exists, create_bucket, create_namespace, delete_bucket, delete_namespace,
-    ensure_oidc_provider, inline_policy, is_moto, put_object,
+    bucket_exists, create_bucket, delete_bucket, ensure_oidc_provider, inline_policy, is_moto,
+    put_object,
 };
 
 const SERVICE_ACCOUNT: &str = "gitlab-runner";
@@ -74,18 +75,6 @@ fn jwt_claims(token: &str) -> Value {
         .decode(payload.trim_end_matches('='))
         .expect("the payload is base64url");
     serde_json::from_slice(&bytes).expect("the payload is JSON")
-}
-
-/// The issuer of the cluster's ServiceAccount tokens: the emulator's, or on a real cluster the
-/// `iss` of a token for the namespace's `default` ServiceAccount.
-async fn cluster_issuer(h: &gitlabrunner_acceptance::Harness, namespace: &str) -> String {
-    let target = h.kubernetes().unwrap();
-    if let Some(emulator) = target.emulator_handle() {
-        return emulator.issuer().to_string();
-    }
-    let client = target.client().await.unwrap();
-    let token = service_account_token(&client, namespace, "default").await;
-    jwt_claims(&token)["iss"].as_str().unwrap().to_string()
 }
 
 /// An S3 client with the credentials STS issued, trying each request once.
@@ -164,14 +153,16 @@ async fn runner_manager_credentials_reach_the_cache_path_and_nothing_else() {
     };
     let admin = AwsClients::new(&endpoint, region).await;
     let kube = h.kubernetes().unwrap().client().await.unwrap();
-    let namespace = unique_name("acc-mgr");
-    let jobs = unique_name("acc-jobs");
+    let mut namespaces = TestNamespaces::new(h.clone()).await.unwrap();
+    let namespace = namespaces.create("acc-mgr").await;
+    let jobs = namespaces.create("acc-jobs").await;
     let bucket = unique_name("acc-mgr-cache");
-    create_namespace(&kube, &namespace).await;
-    create_namespace(&kube, &jobs).await;
     create_bucket(&admin, &bucket).await;
     put_object(&admin, &bucket, "other/secret.txt", "not the runner's").await;
-    let issuer = cluster_issuer(&h, &namespace).await;
+    // From the discovery document: a token of the `default` ServiceAccount would race
+    // kube-controller-manager, which creates it some time after the namespace. The manager's
+    // token below is checked against it.
+    let issuer = service_account_issuer(&kube).await.unwrap();
     ensure_oidc_provider(&admin, &issuer).await;
 
     let mut ws = h.workspace().unwrap();
@@ -347,8 +338,6 @@ resource "gitlabrunner_cache" "cache" {{
         "the bucket was not the cache's to delete"
     );
     delete_bucket(&admin, &bucket).await;
-    delete_namespace(&kube, &namespace).await;
-    delete_namespace(&kube, &jobs).await;
 }
 
 /// Issue 15: renaming the manager's role (an in-place update of the binding) replaced the cache,

@@ -88,6 +88,23 @@ impl Bindings {
     }
 }
 
+impl Bindings {
+    /// Every namespace `specs` use, before and after the update.
+    fn namespaces(&self, specs: &[BindingSpec]) -> Vec<String> {
+        let mut all: Vec<String> = specs
+            .iter()
+            .flat_map(|spec| {
+                let mut both = self.updated(spec).namespaces();
+                both.extend(spec.namespaces());
+                both
+            })
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
 impl Workload for Bindings {
     type Spec = BindingSpec;
     const LABEL: &'static str = "binding";
@@ -154,14 +171,9 @@ impl Workload for Bindings {
 
     async fn prepare(&self, harness: &Harness, specs: &[BindingSpec]) {
         let client = harness.kubernetes().unwrap().client().await.unwrap();
-        let namespaces = specs.iter().flat_map(|spec| {
-            let mut all = self.updated(spec).namespaces();
-            all.extend(spec.namespaces());
-            all.sort();
-            all.dedup();
-            all
-        });
-        setup::create_namespaces(&client, namespaces).await.unwrap();
+        setup::create_namespaces(&client, self.namespaces(specs))
+            .await
+            .unwrap();
     }
 
     async fn truth(
@@ -182,7 +194,10 @@ impl Workload for Bindings {
         }
     }
 
-    async fn tidy(&self, _harness: &Harness, _specs: &[BindingSpec]) {}
+    async fn tidy(&self, harness: &Harness, specs: &[BindingSpec]) {
+        let client = harness.kubernetes().unwrap().client().await.unwrap();
+        setup::delete_namespaces(&client, self.namespaces(specs)).await;
+    }
 }
 
 /// `gitlabrunner_cache` with a bucket it creates (and may empty on destroy); the update
