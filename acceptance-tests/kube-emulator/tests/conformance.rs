@@ -515,7 +515,13 @@ async fn replay(
             }
         }
         raw.push(json!({"body": actual_raw}));
-        if method == "POST" && rq["path"] == "/api/v1/namespaces" && resp.status == 201 {
+        // The emulator's `default` ServiceAccount also comes shortly after its namespace (a real
+        // cluster is waited for above).
+        if real.is_none()
+            && request.method == "POST"
+            && rq["path"] == "/api/v1/namespaces"
+            && resp.status == 201
+        {
             let name = actual_raw["metadata"]["name"].as_str().unwrap_or_default();
             wait_for_default_service_account(client, &ids.admin, name).await;
         }

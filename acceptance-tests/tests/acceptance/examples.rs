@@ -203,7 +203,7 @@ async fn complete_example_applies_plans_clean_and_destroys() {
     let mut namespaces = TestNamespaces::new(h.clone()).await.unwrap();
     let runner_namespace = namespaces.create("ex-runner").await;
     let job_namespace = namespaces.create("ex-jobs").await;
-    let issuer = issuer_of(&client).await;
+    let issuer = service_account_issuer(&client).await.unwrap();
     // Registered as eksctl would; the example finds it from the cluster's issuer.
     oidc_provider_for(&h, &issuer).await;
 

@@ -352,11 +352,11 @@ async fn renaming_the_manager_role_moves_the_cache_permissions_and_keeps_the_buc
     };
     let admin = h.aws_clients().await;
     let kube = h.kubernetes().unwrap().client().await.unwrap();
-    let namespace = unique_name("acc-ren");
+    let mut namespaces = TestNamespaces::new(h.clone()).await.unwrap();
+    let namespace = namespaces.create("acc-ren").await;
     let bucket = unique_name("acc-ren-cache");
     let (old_role, new_role) = (unique_name("acc-ren-a"), unique_name("acc-ren-b"));
-    create_namespace(&kube, &namespace).await;
-    let issuer = cluster_issuer(&h, &namespace).await;
+    let issuer = service_account_issuer(&kube).await.unwrap();
     ensure_oidc_provider(&admin, &issuer).await;
     let config = |role: &str| {
         format!(
@@ -453,5 +453,4 @@ resource "gitlabrunner_cache" "cache" {{
         !bucket_exists(&admin, &bucket).await,
         "destroy still recognises the bucket as the cache's and removes it"
     );
-    delete_namespace(&kube, &namespace).await;
 }

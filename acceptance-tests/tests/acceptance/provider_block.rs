@@ -1,9 +1,9 @@
 //! The real Terraform CLI loads the provider and talks to it over AutoMTLS gRPC, and the
 //! secrets of a provider block never reach a log or the state.
 
-use gitlabrunner_acceptance::{harness, hcl, unique_name};
+use gitlabrunner_acceptance::{TestNamespaces, harness, hcl, unique_name};
 
-use crate::aws_fixtures::{create_namespace, delete_namespace, ensure_oidc_provider};
+use crate::aws_fixtures::ensure_oidc_provider;
 
 #[tokio::test]
 async fn terraform_loads_the_provider_with_automtls_then_validates_and_plans() {
@@ -66,10 +66,9 @@ async fn no_secret_reaches_a_trace_log_or_the_state() {
         return;
     };
     let admin = h.aws_clients().await;
-    let kube = h.kubernetes().unwrap().client().await.unwrap();
-    let (ns_token, ns_exec) = (unique_name("acc-sec-t"), unique_name("acc-sec-e"));
-    create_namespace(&kube, &ns_token).await;
-    create_namespace(&kube, &ns_exec).await;
+    let mut namespaces = TestNamespaces::new(h.clone()).await.unwrap();
+    let ns_token = namespaces.create("acc-sec-t").await;
+    let ns_exec = namespaces.create("acc-sec-e").await;
     let oidc_arn = ensure_oidc_provider(&admin, emulator.issuer()).await;
     let bucket = unique_name("acc-sec-cache");
 
@@ -218,6 +217,4 @@ resource "gitlabrunner_cache" "cache" {{
         leaks.len()
     );
     assert!(leaks.is_empty(), "secrets leaked: {leaks:#?}");
-    delete_namespace(&kube, &ns_token).await;
-    delete_namespace(&kube, &ns_exec).await;
 }
