@@ -130,6 +130,7 @@ acc_kube() {
     bash "$real" stop
     trap - EXIT
     return "$status"
+}
 
 # acceptance_oldest_terraform AWS: the acceptance suite driven by the oldest Terraform 1.x.
 acceptance_oldest_terraform() {

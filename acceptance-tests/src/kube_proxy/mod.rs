@@ -68,7 +68,7 @@ impl FaultAction {
     /// ...).
     pub fn kube_status(status: u16) -> Self {
         let (reason, message) = status::reason_and_message(status);
-        Self::error(status, reason, message)
+        Self::error(status, &reason, &message)
     }
 
     /// `429 TooManyRequests` with `Retry-After: seconds`.

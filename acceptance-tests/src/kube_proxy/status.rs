@@ -6,44 +6,16 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
+use kube_emulator::api::status::StatusError;
+
 use crate::fault_proxy::ErrorAnswer;
 
-/// kube-apiserver's reason and a message in its words for `status` (the messages say the
-/// failure was injected where the real one would name an object).
-pub fn reason_and_message(status: u16) -> (&'static str, &'static str) {
-    match status {
-        400 => (
-            "BadRequest",
-            "the server rejected our request for an unknown reason",
-        ),
-        401 => ("Unauthorized", "Unauthorized"),
-        403 => ("Forbidden", "forbidden: injected by the acceptance proxy"),
-        404 => (
-            "NotFound",
-            "the server could not find the requested resource",
-        ),
-        409 => (
-            "Conflict",
-            "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again",
-        ),
-        429 => (
-            "TooManyRequests",
-            "the server has received too many requests and has asked us to try again later",
-        ),
-        500 => (
-            "InternalError",
-            "Internal error occurred: injected by the acceptance proxy",
-        ),
-        503 => (
-            "ServiceUnavailable",
-            "the server is currently unable to handle the request",
-        ),
-        504 => (
-            "Timeout",
-            "the server was unable to return a response in the time allotted",
-        ),
-        _ => ("Unknown", "injected by the acceptance proxy"),
-    }
+/// kube-apiserver's reason and a message in its words for `status`: the table the emulator's
+/// own injected faults use (`StatusError::injected`), so the two never disagree.
+pub fn reason_and_message(status: u16) -> (String, String) {
+    let injected = StatusError::injected(status, None, None).to_json();
+    let field = |name: &str| injected[name].as_str().unwrap_or_default().to_string();
+    (field("reason"), field("message"))
 }
 
 /// The `Status` answer for `error` (no body for HEAD).
