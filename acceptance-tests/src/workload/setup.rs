@@ -88,6 +88,17 @@ fn iam_error(operation: &str, error: impl std::error::Error) -> SetupError {
     }
 }
 
+/// The client ids every test registers the shared cluster's issuer with: STS's own audience,
+/// and a second audience that tests changing a binding's `audience` switch to. The provider
+/// checks that a binding's audience is one of them (as STS does), and whichever test registers
+/// the issuer first decides the list, so they all use this one.
+pub const CLUSTER_CLIENT_IDS: [&str; 2] = ["sts.amazonaws.com", "gitlab-acc"];
+
+/// [`CLUSTER_CLIENT_IDS`] as the SDK takes them.
+pub fn cluster_client_ids() -> Option<Vec<String>> {
+    Some(CLUSTER_CLIENT_IDS.map(String::from).to_vec())
+}
+
 /// Registers the cluster's service account issuer (its `/.well-known/openid-configuration`)
 /// as an IAM OIDC identity provider, or finds it already registered; returns its ARN. The
 /// provider checks at plan time that a binding's OIDC provider is the cluster's, so a made-up
@@ -117,7 +128,7 @@ pub async fn create_oidc_provider(
         .iam
         .create_open_id_connect_provider()
         .url(&url)
-        .client_id_list("sts.amazonaws.com")
+        .set_client_id_list(cluster_client_ids())
         .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
         .send()
         .await;

@@ -298,7 +298,7 @@ pub async fn register_issuer(kube: &kube::Client, aws: &AwsClients) -> OidcProvi
         .iam
         .create_open_id_connect_provider()
         .url(&issuer)
-        .client_id_list("sts.amazonaws.com")
+        .set_client_id_list(gitlabrunner_acceptance::workload::setup::cluster_client_ids())
         .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
         .send()
         .await;

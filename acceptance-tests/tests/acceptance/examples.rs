@@ -164,7 +164,7 @@ async fn oidc_provider_for(h: &Harness, issuer: &str) -> String {
     let created = iam
         .create_open_id_connect_provider()
         .url(issuer)
-        .client_id_list("sts.amazonaws.com")
+        .set_client_id_list(gitlabrunner_acceptance::workload::setup::cluster_client_ids())
         .thumbprint_list("0".repeat(40))
         .send()
         .await;

@@ -160,14 +160,16 @@ async fn the_core_api_group_is_sent_as_an_empty_string_and_rendered_as_the_docs_
     else {
         return;
     };
+    let kube = h.kubernetes().unwrap().client().await.unwrap();
+    let oidc = crate::binding_support::register_issuer(&kube, &h.aws_clients().await).await;
     let ws = h.workspace().unwrap();
     ws.write(
         "main.tf",
         &format!(
-            "{}\nresource \"gitlabrunner_irsa_binding\" \"runner\" {{\n  namespace            = \"gitlab-runner\"\n  service_account_name = {}\n  oidc_provider_arn    = \"arn:aws:iam::{}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/FIRSTHOUR\"\n  grant {{\n    namespace = \"gitlab-jobs\"\n    rule {{\n      api_groups = [\"\"]\n      resources  = [\"configmaps\"]\n      verbs      = [\"get\"]\n    }}\n  }}\n}}\n",
+            "{}\nresource \"gitlabrunner_irsa_binding\" \"runner\" {{\n  namespace            = \"gitlab-runner\"\n  service_account_name = {}\n  oidc_provider_arn    = {}\n  grant {{\n    namespace = \"gitlab-jobs\"\n    rule {{\n      api_groups = [\"\"]\n      resources  = [\"configmaps\"]\n      verbs      = [\"get\"]\n    }}\n  }}\n}}\n",
             hcl::with_provider(""),
             hcl::quote(&unique_name("runner")),
-            h.account_id(),
+            hcl::quote(&oidc.arn),
         ),
     )
     .unwrap();

@@ -111,7 +111,12 @@ fn mirror_cli_config(path: &Path, mirror: &Path) {
     std::fs::write(path, text).unwrap();
 }
 
-fn mirror_workspace(h: &Harness, cli_config: &Path, version: &str, account: &str) -> Workspace {
+fn mirror_workspace(
+    h: &Harness,
+    cli_config: &Path,
+    version: &str,
+    oidc_provider_arn: &str,
+) -> Workspace {
     let mut ws = Workspace::new(
         h.terraform().path(),
         cli_config,
@@ -139,7 +144,7 @@ provider "gitlabrunner" {{}}
 resource "gitlabrunner_irsa_binding" "probe" {{
   namespace            = "gitlab-runner"
   service_account_name = "gitlab-runner"
-  oidc_provider_arn    = "arn:aws:iam::{account}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/RELEASETEST"
+  oidc_provider_arn    = "{oidc_provider_arn}"
 }}
 "#
         ),
@@ -260,7 +265,10 @@ async fn release_zip_installs_from_a_filesystem_mirror_with_locked_hashes() {
 
     let cli_config = scratch.path().join("mirror.tfrc");
     mirror_cli_config(&cli_config, &unpacked);
-    let ws = mirror_workspace(&h, &cli_config, &version, h.account_id());
+    // The cluster's own OIDC provider: the plan checks the binding's is the cluster's.
+    let kube = h.kubernetes().unwrap().client().await.unwrap();
+    let oidc = crate::binding_support::register_issuer(&kube, &h.aws_clients().await).await;
+    let ws = mirror_workspace(&h, &cli_config, &version, &oidc.arn);
     let init = ws
         .run_ok(&["init", "-input=false", "-no-color"])
         .await
@@ -310,7 +318,7 @@ async fn release_zip_installs_from_a_filesystem_mirror_with_locked_hashes() {
         .unwrap();
     let packed_config = scratch.path().join("packed.tfrc");
     mirror_cli_config(&packed_config, &packed);
-    let packed_ws = mirror_workspace(&h, &packed_config, &version, h.account_id());
+    let packed_ws = mirror_workspace(&h, &packed_config, &version, &oidc.arn);
     packed_ws.write(".terraform.lock.hcl", &lock).unwrap();
     packed_ws
         .run_ok(&["init", "-input=false", "-no-color"])
@@ -331,7 +339,7 @@ async fn release_zip_installs_from_a_filesystem_mirror_with_locked_hashes() {
     .await;
     let tampered_config = scratch.path().join("tampered.tfrc");
     mirror_cli_config(&tampered_config, &tampered);
-    let tampered_ws = mirror_workspace(&h, &tampered_config, &version, h.account_id());
+    let tampered_ws = mirror_workspace(&h, &tampered_config, &version, &oidc.arn);
     tampered_ws.write(".terraform.lock.hcl", &lock).unwrap();
     let refused = tampered_ws
         .run(&["init", "-input=false", "-no-color"])

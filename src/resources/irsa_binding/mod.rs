@@ -172,7 +172,8 @@ impl Resource for IrsaBinding {
         // A create or update needs the Kubernetes API; without any Kubernetes configuration the
         // apply would fail, so say it now. (No-op plans are left alone.)
         let changes = change.is_create() || change.planned != change.prior;
-        if changes && let Err(missing) = ctx.provider.require_kubernetes_source() {
+        let kubernetes_missing = ctx.provider.require_kubernetes_source().err();
+        if changes && let Some(missing) = kubernetes_missing.clone() {
             diagnostics.push(plan::kubernetes_missing(missing));
         }
         // Only plans that write to IAM ask STS, and the answer is kept for the process.
@@ -182,12 +183,15 @@ impl Resource for IrsaBinding {
         {
             diagnostics.push(error);
         }
-        // Proof of wiring, once both sides are known (else apply checks it).
+        // Proof of wiring, once both sides are known (else apply checks it); with no Kubernetes
+        // configuration at all there is no cluster to check against (said above).
         let planned = &change.planned;
-        if let (Some(arn), Some(audience)) = (
-            planned.get("oidc_provider_arn").as_str(),
-            planned.get("audience").as_str(),
-        ) && let Ok(oidc) = OidcProviderArn::parse(arn)
+        if kubernetes_missing.is_none()
+            && let (Some(arn), Some(audience)) = (
+                planned.get("oidc_provider_arn").as_str(),
+                planned.get("audience").as_str(),
+            )
+            && let Ok(oidc) = OidcProviderArn::parse(arn)
         {
             diagnostics.extend(Box::pin(cluster_check::check(ctx, &oidc, audience)).await);
         }
