@@ -7,7 +7,7 @@
 use gitlabrunner_acceptance::harness;
 use gitlabrunner_acceptance::say;
 use gitlabrunner_acceptance::workload::inventory::BindingInventory;
-use gitlabrunner_acceptance::workload::setup::create_namespaces;
+use gitlabrunner_acceptance::workload::setup::{create_namespaces, delete_namespaces};
 use gitlabrunner_acceptance::workload::{BindingSpec, Shape, binding_state_mismatches, token};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ListParams};
@@ -79,11 +79,14 @@ async fn fifty_bindings_sharing_job_namespaces_apply_without_conflict() {
         })
         .collect();
     let client = h.kubernetes().unwrap().client().await.unwrap();
-    let namespaces = specs
+    let namespaces: Vec<String> = specs
         .iter()
         .map(|s| s.namespace.clone())
-        .chain(jobs.iter().cloned());
-    create_namespaces(&client, namespaces).await.unwrap();
+        .chain(jobs.iter().cloned())
+        .collect();
+    create_namespaces(&client, namespaces.clone())
+        .await
+        .unwrap();
 
     let ws = h.workspace().unwrap();
     ws.write("main.tf", &workload.config(PROVIDER_BODY, &specs))
@@ -162,4 +165,5 @@ async fn fifty_bindings_sharing_job_namespaces_apply_without_conflict() {
             .unwrap();
         assert!(found.role.is_none(), "{} role left", spec.address());
     }
+    delete_namespaces(&client, namespaces).await;
 }

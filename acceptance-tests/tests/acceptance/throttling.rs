@@ -173,6 +173,7 @@ async fn twenty_bindings_apply_under_throttling_with_the_same_result_as_without(
     // Destroy under the same throttling (the 429s are used up).
     destroy_and_check(&h, &ws, &throttled).await;
     destroy_and_check(&h, &calm_ws, &calm).await;
+    workload.tidy(&h, &[throttled, calm].concat()).await;
 }
 
 async fn destroy_and_check(
