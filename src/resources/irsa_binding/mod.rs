@@ -32,13 +32,13 @@ pub mod remote;
 pub mod schema;
 pub mod state;
 pub mod steps;
+pub mod sts_checks;
 pub mod takeover;
 pub mod trust;
 pub mod trust_drift;
 pub mod update;
 pub mod validate;
 pub mod verify;
-pub mod wiring;
 
 #[cfg(test)]
 mod fake;

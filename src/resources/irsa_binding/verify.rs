@@ -13,7 +13,7 @@ use crate::retry::{RetryError, retry};
 use super::error::BindingError;
 use super::model::Binding;
 use super::remote::Remote;
-use super::wiring::{self, WiringError};
+use super::sts_checks::{self, WiringError};
 
 /// The session name STS records for the check.
 pub const SESSION_NAME: &str = "gitlabrunner-verify";
@@ -80,7 +80,7 @@ pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<Verified, 
         }
         Err(error) => return Err(error.into()),
     };
-    let token_checked = wiring::check_token(&token, jwks.as_ref(), unix_now())
+    let token_checked = sts_checks::check_token(&token, jwks.as_ref(), unix_now())
         .map_err(|error| failed(binding, &error.to_string()))?;
     let timeout = binding.verify.as_ref().and_then(|v| v.timeout_seconds);
     let backoff = remote.verify_backoff(timeout);
@@ -96,7 +96,7 @@ pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<Verified, 
                 })
             })?;
         let audience =
-            wiring::check_provider(&token_checked, &provider).map_err(AttemptError::Wiring)?;
+            sts_checks::check_provider(&token_checked, &provider).map_err(AttemptError::Wiring)?;
         let role = remote
             .iam
             .get_role(&binding.role_name)
@@ -108,7 +108,7 @@ pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<Verified, 
                     binding.role_name
                 )))
             })?;
-        wiring::check_trust(
+        sts_checks::check_trust(
             &binding.role_name,
             &role.trust_policy,
             &token_checked,
