@@ -418,6 +418,18 @@ async fn rig_serves_eks_pod_identity_and_eks_auth_to_the_sdk() {
         .filter_map(|a| a.association_id())
         .collect();
     assert_eq!(ids, [id.as_str()]);
+    // Clients built for the emulator's own endpoint reach the rig's EKS too.
+    let direct = h.aws_clients().await;
+    assert!(direct.serves_pod_identity());
+    let seen = direct
+        .eks
+        .list_pod_identity_associations()
+        .cluster_name(CLUSTER_NAME)
+        .namespace(&namespace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.associations(), listed.associations());
 
     // The conflicts and refusals.
     let conflict = eks
