@@ -522,6 +522,34 @@ async fn rig_serves_eks_pod_identity_and_eks_auth_to_the_sdk() {
             .contains(&format!(":assumed-role/{scoped}/eks-{CLUSTER_NAME}-")),
         "{user:?}"
     );
+    // STS was asked with the session tags EKS passes (no pod tags: the token names no pod).
+    let call = h
+        .eks_rig()
+        .unwrap()
+        .assumed_roles()
+        .into_iter()
+        .find(|c| {
+            c.tags
+                .contains(&("kubernetes-namespace".to_string(), namespace.clone()))
+        })
+        .expect("the rig called AssumeRole for this namespace");
+    assert_eq!(&call.role_arn, scoped_arn);
+    let tags: std::collections::BTreeMap<String, String> = call.tags.into_iter().collect();
+    assert_eq!(
+        tags,
+        std::collections::BTreeMap::from([
+            (
+                "eks-cluster-arn".to_string(),
+                format!("arn:aws:eks:{region}:{account}:cluster/{CLUSTER_NAME}")
+            ),
+            ("eks-cluster-name".to_string(), CLUSTER_NAME.to_string()),
+            ("kubernetes-namespace".to_string(), namespace.clone()),
+            (
+                "kubernetes-service-account".to_string(),
+                service_account.to_string()
+            ),
+        ])
+    );
     // The credentials are the emulator's: STS knows them.
     let credentials = assumed.credentials().unwrap();
     let as_pod = aws_sdk_sts::Client::from_conf(

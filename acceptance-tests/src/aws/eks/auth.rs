@@ -49,8 +49,14 @@ pub mod messages {
 /// The answer to `AssumeRoleForPodIdentity` for `cluster_name`.
 pub async fn answer(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Response<Full<Bytes>> {
     match assume(rig, cluster_name, body).await {
-        Ok(value) => json_response(200, &value),
-        Err(error) => error.response(),
+        Ok((value, call)) => {
+            rig.auth_log().push(Ok(call));
+            json_response(200, &value)
+        }
+        Err(error) => {
+            rig.auth_log().push(Err(error.clone()));
+            error.response()
+        }
     }
 }
 
@@ -69,7 +75,11 @@ fn matches_token_pattern(token: &str) -> bool {
         })
 }
 
-async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, ApiError> {
+async fn assume(
+    rig: &EksRig,
+    cluster_name: &str,
+    body: &[u8],
+) -> Result<(Value, AssumeRoleCall), ApiError> {
     let token = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_string))
@@ -170,7 +180,7 @@ async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, 
                 format!("STS AssumeRole: {code}: {message}"),
             ),
         })?;
-    Ok(json!({
+    let answer = json!({
         "subject": { "namespace": namespace, "serviceAccount": service_account },
         "audience": AUDIENCE,
         "podIdentityAssociation": {
@@ -187,7 +197,8 @@ async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, 
             "accessKeyId": credentials.access_key_id,
             "expiration": credentials.expiration,
         },
-    }))
+    });
+    Ok((answer, call))
 }
 
 /// The signature must verify with a key of the JWKS the token's issuer serves (only the

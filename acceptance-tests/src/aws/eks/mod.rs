@@ -127,6 +127,8 @@ pub trait EksSources: Send + Sync {
 pub struct EksRig {
     clusters: Vec<Cluster>,
     store: Mutex<store::Store>,
+    /// What EKS Auth refused, and the `AssumeRole` calls it made, in order.
+    auth_log: Mutex<Vec<Result<AssumeRoleCall, rest::ApiError>>>,
     sources: Box<dyn EksSources>,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
 }
@@ -158,6 +160,7 @@ impl EksRig {
         Arc::new(EksRig {
             clusters,
             store: Mutex::new(store::Store::default()),
+            auth_log: Mutex::new(Vec::new()),
             sources: Box::new(sources),
             clock: Box::new(clock),
         })
@@ -171,6 +174,26 @@ impl EksRig {
     /// Every association the rig holds, in creation order (for inventories).
     pub fn associations(&self) -> Vec<store::Association> {
         self.store().all()
+    }
+
+    /// Every `AssumeRoleForPodIdentity` EKS Auth refused (its error answer), in order.
+    pub fn auth_refusals(&self) -> Vec<rest::ApiError> {
+        self.auth_log()
+            .iter()
+            .filter_map(|r| r.as_ref().err().cloned())
+            .collect()
+    }
+
+    /// Every STS `AssumeRole` EKS Auth made for a pod (role, session name, session tags).
+    pub fn assumed_roles(&self) -> Vec<AssumeRoleCall> {
+        self.auth_log()
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect()
+    }
+
+    fn auth_log(&self) -> std::sync::MutexGuard<'_, Vec<Result<AssumeRoleCall, rest::ApiError>>> {
+        self.auth_log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, store::Store> {

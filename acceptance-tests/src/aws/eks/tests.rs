@@ -640,6 +640,8 @@ async fn assume_role_for_pod_identity_answers_credentials_in_the_api_shape() {
         })
     );
     assert_eq!(calls[0].role_arn, ROLE);
+    assert_eq!(case.rig.assumed_roles(), calls);
+    assert!(case.rig.auth_refusals().is_empty());
     assert_eq!(
         tag_map(&calls[0]),
         BTreeMap::from([
@@ -717,6 +719,14 @@ async fn a_trust_without_the_session_tag_conditions_for_this_service_account_is_
         );
     }
     assert!(case.world.assumed.lock().unwrap().is_empty());
+    assert!(case.rig.assumed_roles().is_empty());
+    assert_eq!(case.rig.auth_refusals().len(), 5);
+    assert!(
+        case.rig
+            .auth_refusals()
+            .iter()
+            .all(|r| r.code == "AccessDeniedException")
+    );
     // The role deleted after the association was made.
     case.world.roles.lock().unwrap().remove(ROLE);
     assert_error(
