@@ -171,6 +171,13 @@ impl EksRig {
         self.clusters.iter().find(|c| c.name == name)
     }
 
+    /// The cluster named `name` in `region` (EKS is regional: a request signed for another
+    /// region does not see it); any region when the request names none.
+    pub fn cluster_in(&self, name: &str, region: Option<&str>) -> Option<&Cluster> {
+        self.cluster(name)
+            .filter(|c| region.is_none_or(|r| r == c.region))
+    }
+
     /// Every association the rig holds, in creation order (for inventories).
     pub fn associations(&self) -> Vec<store::Association> {
         self.store().all()
@@ -212,17 +219,29 @@ impl EksRig {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Option<Response<Full<Bytes>>> {
+        let region = signing_region(&parts.headers);
+        let region = region.as_deref();
         match (kind.service.as_str(), kind.operation.as_str()) {
             ("eks-auth", "AssumeRoleForPodIdentity") => {
                 let cluster = rest::cluster_in_path(parts.uri.path())?;
-                Some(auth::answer(self, &cluster, body).await)
+                Some(auth::answer(self, &cluster, region, body).await)
             }
             ("eks", operation) if rest::OPERATIONS.contains(&operation) => {
-                Some(rest::answer(self, operation, parts, body).await)
+                Some(rest::answer(self, operation, region, parts, body).await)
             }
             _ => None,
         }
     }
+}
+
+/// The region of the SigV4 credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
+fn signing_region(headers: &http::HeaderMap) -> Option<String> {
+    let authorization = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = authorization
+        .split([',', ' '])
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    (parts.len() >= 5).then(|| parts[parts.len() - 3].to_string())
 }
 
 /// Rigs registered for emulator endpoints.

@@ -319,6 +319,60 @@ async fn unknown_clusters_and_associations_are_resource_not_found() {
 }
 
 #[tokio::test]
+async fn a_request_signed_for_another_region_does_not_see_the_cluster() {
+    let case = new_case();
+    let id = case.create_id("ci", "runner").await;
+    let signed = |region: &str, method: &str, path: &str| {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/eks/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            )
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    };
+    let kind = RequestKind {
+        service: "eks".into(),
+        operation: "DescribePodIdentityAssociation".into(),
+    };
+    let path = format!("{BASE}/{id}");
+    let here = case
+        .rig
+        .handle(&kind, &signed(REGION, "GET", &path), b"")
+        .await
+        .unwrap();
+    assert_eq!(here.status(), 200);
+    let elsewhere = case
+        .rig
+        .handle(&kind, &signed("us-west-2", "GET", &path), b"")
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404);
+    assert_eq!(
+        elsewhere.headers()["x-amzn-ErrorType"],
+        "ResourceNotFoundException"
+    );
+    let auth = RequestKind {
+        service: "eks-auth".into(),
+        operation: "AssumeRoleForPodIdentity".into(),
+    };
+    let token = json!({ "token": case.signer.sign(&pod_claims()) }).to_string();
+    let answer = case
+        .rig
+        .handle(&auth, &signed("us-west-2", "POST", AUTH), token.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+}
+
+#[tokio::test]
 async fn describe_answers_what_create_made() {
     let case = new_case();
     let created = case.create("ci", "runner", ROLE).await;
