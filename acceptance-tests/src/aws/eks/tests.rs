@@ -283,6 +283,11 @@ async fn a_repeated_client_request_token_answers_the_first_association() {
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(first.body, second.body);
     assert_eq!(case.rig.associations().len(), 1);
+    // The same token for another request is no retry of the first.
+    let other = json!({"namespace": "ci", "serviceAccount": "runner", "roleArn": OTHER_ROLE,
+                       "clientRequestToken": "t-1"});
+    let conflict = case.call("POST", BASE, other).await;
+    assert_error(&conflict, 409, "ResourceInUseException", "already exists");
 }
 
 #[tokio::test]
