@@ -73,15 +73,26 @@ pub struct Harness {
 
 static SHARED: OnceCell<Result<Arc<Harness>, String>> = OnceCell::const_new();
 
-/// Registers the rig's STS for `aws` and starts the proxy that provider workspaces send STS to
-/// (`AWS_ENDPOINT_URL_STS`, set by [`Workspace::set_aws_endpoint`]). Every proxy started for
-/// the emulator afterwards checks web identities too.
+/// Registers the rig's STS and EKS for `aws` and starts the proxy that provider workspaces send
+/// STS, EKS and EKS Auth to (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_EKS`,
+/// `AWS_ENDPOINT_URL_EKS_AUTH`, set by [`Workspace::set_aws_endpoint`]). Every proxy started
+/// for the emulator afterwards checks web identities and serves EKS too.
 async fn start_sts(aws: &AwsEmulator, target: &KubernetesTarget) -> Result<AwsProxy, HarnessError> {
+    use crate::aws::eks::{Cluster, EksRig, register_rig};
     use crate::aws::web_identity::{RigSources, WebIdentityGate, register_gate, set_sts_url};
     let kube = target.client().await?;
     register_gate(
         aws.endpoint(),
-        WebIdentityGate::new(RigSources::new(aws.endpoint(), kube)),
+        WebIdentityGate::new(RigSources::new(aws.endpoint(), kube.clone())),
+    );
+    // The rig's EKS: the run's cluster, in the emulator's account and region, whose tokens
+    // are the run's Kubernetes API's.
+    register_rig(
+        aws.endpoint(),
+        EksRig::new(
+            vec![Cluster::run_cluster(aws.account_id(), aws.region())],
+            RigSources::new(aws.endpoint(), kube),
+        ),
     );
     let proxy = AwsProxy::start(aws.endpoint())?;
     set_sts_url(aws.endpoint(), proxy.url());
@@ -184,6 +195,7 @@ impl Harness {
              acceptance: provider {} (profile {}, cargo build {:.1} s)\n\
              acceptance: AWS {}\n\
              acceptance: STS AssumeRoleWithWebIdentity {}\n\
+             acceptance: EKS Pod Identity and EKS Auth {}\n\
              acceptance: Kubernetes {kubernetes}",
             self.terraform.version(),
             self.terraform.path().display(),
@@ -198,7 +210,21 @@ impl Harness {
                 ),
                 None => "unchecked (no Kubernetes target to read the issuer's keys from)".into(),
             },
+            match (&self.sts, crate::aws::eks::rig_for(self.aws.endpoint())) {
+                (Some(proxy), Some(_)) => format!(
+                    "served by the rig at {} (cluster {}, tokens of the Kubernetes target)",
+                    proxy.url(),
+                    crate::aws::eks::CLUSTER_NAME
+                ),
+                _ => "not served (no Kubernetes target to bind the cluster to)".into(),
+            },
         )
+    }
+
+    /// The rig's EKS Pod Identity and EKS Auth (see [`crate::aws::eks`]). `None` without a
+    /// Kubernetes target.
+    pub fn eks_rig(&self) -> Option<Arc<crate::aws::eks::EksRig>> {
+        crate::aws::eks::rig_for(self.aws.endpoint())
     }
 
     /// The rig's STS: what it refused so far. `None` without a Kubernetes target.

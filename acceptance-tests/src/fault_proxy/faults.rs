@@ -43,8 +43,9 @@ impl Matcher {
         }
     }
 
-    /// Only requests whose query-protocol parameter `name` is `value`, e.g.
-    /// `Matcher::operation("iam", "AttachRolePolicy").param("RoleName", role)`.
+    /// Only requests whose parameter `name` is `value` (see [`RequestTarget::params`]), e.g.
+    /// `Matcher::operation("iam", "AttachRolePolicy").param("RoleName", role)` or
+    /// `Matcher::operation("eks", "CreatePodIdentityAssociation").param("namespace", ns)`.
     pub fn param(mut self, name: &str, value: &str) -> Self {
         self.params.push((name.to_string(), value.to_string()));
         self
@@ -178,6 +179,22 @@ impl FaultAction {
             "InternalError",
             "We encountered an internal error. Please try again.",
         )
+    }
+
+    /// `500 ServerException`, EKS's internal error
+    /// (<https://docs.aws.amazon.com/eks/latest/APIReference/CommonErrors.html>).
+    pub fn server_exception() -> Self {
+        Self::error(
+            500,
+            "ServerException",
+            "These errors are usually caused by a server-side issue.",
+        )
+    }
+
+    /// `429 ThrottlingException`, as the restJson1 services (EKS Auth) throttle
+    /// (<https://docs.aws.amazon.com/eks/latest/APIReference/API_auth_AssumeRoleForPodIdentity.html#API_auth_AssumeRoleForPodIdentity_Errors>).
+    pub fn throttling_exception() -> Self {
+        Self::error(429, "ThrottlingException", "Rate exceeded")
     }
 
     /// `403 AccessDenied`.
