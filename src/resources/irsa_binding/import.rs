@@ -148,6 +148,8 @@ pub async fn import(
         irsa_annotations: Default::default(),
         runner_config_toml: String::new(),
         verified_identity_arn: None,
+        irsa: true,
+        pod_identity: None,
     };
     let (observed, mut warnings) = observe(remote, &basis, Scope::Everything)
         .await

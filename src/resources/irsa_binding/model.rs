@@ -219,6 +219,17 @@ pub struct Verify {
     pub timeout_seconds: Option<i64>,
 }
 
+/// The `pod_identity` block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodIdentity {
+    /// `cluster_name`.
+    pub cluster_name: String,
+    /// `association_id` (computed).
+    pub association_id: Option<String>,
+    /// `association_arn` (computed).
+    pub association_arn: Option<String>,
+}
+
 /// A whole binding: configuration and computed attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
@@ -290,6 +301,10 @@ pub struct Binding {
     pub runner_config_toml: String,
     /// `verified_identity_arn`.
     pub verified_identity_arn: Option<String>,
+    /// `irsa`: whether the role serves IRSA (default `true`).
+    pub irsa: bool,
+    /// The `pod_identity` block: whether the role serves EKS Pod Identity, and where.
+    pub pod_identity: Option<PodIdentity>,
 }
 
 impl Binding {
@@ -366,6 +381,14 @@ impl Binding {
             irsa_annotations: string_map(value.get("irsa_annotations")).unwrap_or_default(),
             runner_config_toml: string(value.get("runner_config_toml")).unwrap_or_default(),
             verified_identity_arn: string(value.get("verified_identity_arn")),
+            irsa: value.get("irsa").as_bool().unwrap_or(true),
+            pod_identity: elements(value.get("pod_identity"))
+                .first()
+                .map(|block| PodIdentity {
+                    cluster_name: string(block.get("cluster_name")).unwrap_or_default(),
+                    association_id: string(block.get("association_id")),
+                    association_arn: string(block.get("association_arn")),
+                }),
         }
     }
 
@@ -571,6 +594,8 @@ pub(crate) mod tests {
             irsa_annotations: BTreeMap::new(),
             runner_config_toml: String::new(),
             verified_identity_arn: None,
+            irsa: true,
+            pod_identity: None,
         }
     }
 
