@@ -137,27 +137,8 @@ pub enum PodIdentityError {
         found: String,
     },
     /// The trust policy does not admit one of the actions.
-    #[error(
-        "the trust policy IAM holds for role {role} does not admit {action} by Service \
-         {POD_IDENTITY_SERVICE} with the session tags EKS passes for ServiceAccount \
-         {namespace}/{service_account} of cluster {cluster}: {decision}{hint}"
-    )]
-    Trust {
-        /// The role's name.
-        role: String,
-        /// The action refused.
-        action: String,
-        /// The cluster name.
-        cluster: String,
-        /// The namespace.
-        namespace: String,
-        /// The ServiceAccount.
-        service_account: String,
-        /// Why.
-        decision: Decision,
-        /// Why this is a usual miswiring, when it is one (starts with `. `).
-        hint: String,
-    },
+    #[error("{0}")]
+    Trust(Box<TrustRefusal>),
     /// The trust admits this ServiceAccount, and others too.
     #[error(
         "the trust policy IAM holds for role {role} admits ServiceAccount {id}, but not only \
@@ -200,6 +181,30 @@ pub enum PodIdentityError {
     },
 }
 
+/// Why the trust policy refuses what EKS asks STS for.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the trust policy IAM holds for role {role} does not admit {action} by Service \
+     {POD_IDENTITY_SERVICE} with the session tags EKS passes for ServiceAccount \
+     {namespace}/{service_account} of cluster {cluster}: {decision}{hint}"
+)]
+pub struct TrustRefusal {
+    /// The role's name.
+    pub role: String,
+    /// The action refused.
+    pub action: String,
+    /// The cluster name.
+    pub cluster: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The ServiceAccount.
+    pub service_account: String,
+    /// Why.
+    pub decision: Decision,
+    /// Why this is a usual miswiring, when it is one (starts with `. `).
+    pub hint: String,
+}
+
 /// The token's claims once its signature, lifetime, audience and subject are checked.
 pub fn check_token(
     token: &str,
@@ -240,7 +245,7 @@ pub fn check_trust(
     for action in ACTIONS {
         let decision = evaluate(&parsed, &session.request(action));
         if !decision.is_allowed() {
-            return Err(PodIdentityError::Trust {
+            return Err(PodIdentityError::Trust(Box::new(TrustRefusal {
                 role: role.to_string(),
                 action: action.to_string(),
                 cluster: session.cluster_name.clone(),
@@ -248,7 +253,7 @@ pub fn check_trust(
                 service_account: session.service_account.clone(),
                 hint: refusal_hint(&decision, action),
                 decision,
-            });
+            })));
         }
     }
     let widenings = too_wide(&parsed, session);
