@@ -3,24 +3,39 @@
 //! SDK (the provider configures its retry budget).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 
 use crate::aws::policy::decode_document;
-use crate::aws::{AwsError, AwsErrorKind, NotFoundAsNone, aws_error};
+use crate::aws::{AwsError, AwsErrorKind, NotFoundAsNone, OidcProviderArn, aws_error};
+use crate::provider::ProviderData;
+use crate::wiring::ProviderRead;
 
 use super::remote::{Iam, IamRole, OidcProvider, RoleSpec, Sts};
 
 /// IAM through the SDK.
 pub struct SdkIam {
     client: aws_sdk_iam::Client,
+    process: Option<Arc<ProviderData>>,
 }
 
 impl SdkIam {
     /// Wraps a client.
     pub fn new(client: aws_sdk_iam::Client) -> SdkIam {
-        SdkIam { client }
+        SdkIam {
+            client,
+            process: None,
+        }
+    }
+
+    /// Reads OIDC providers through `process`'s per-process cache (the one the wiring check
+    /// fills, [`ProviderData::oidc_provider`]); only a provider the cache did not find is read
+    /// again directly, so that `verify` still sees one that appears while it waits.
+    pub fn reading_oidc_providers_through(mut self, process: Arc<ProviderData>) -> SdkIam {
+        self.process = Some(process);
+        self
     }
 }
 
@@ -321,6 +336,15 @@ impl Iam for SdkIam {
     }
 
     async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>, AwsError> {
+        if let (Some(process), Ok(parsed)) = (&self.process, OidcProviderArn::parse(arn))
+            && let ProviderRead::Found(found) = process.oidc_provider(&parsed).await
+        {
+            return Ok(Some(OidcProvider {
+                arn: arn.to_string(),
+                url: found.url,
+                client_ids: found.client_ids,
+            }));
+        }
         let response = self
             .client
             .get_open_id_connect_provider()

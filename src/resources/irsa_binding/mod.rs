@@ -41,6 +41,7 @@ pub mod trust_drift;
 pub mod update;
 pub mod validate;
 pub mod verify;
+pub mod verify_pod_identity;
 
 #[cfg(test)]
 mod fake;
@@ -68,6 +69,7 @@ use crate::kubernetes::KubeClient;
 use crate::retry::Backoff;
 
 use self::create::Outcome;
+use self::eks_auth::SdkEksAuth;
 use self::iam::{SdkIam, SdkSts};
 use self::kube::ClientKube;
 use self::model::Binding;
@@ -85,15 +87,17 @@ struct Clients {
     iam: SdkIam,
     sts: SdkSts,
     kube: ClientKube,
+    eks_auth: SdkEksAuth,
 }
 
 impl Clients {
     async fn new(ctx: &Context) -> Result<Clients, Diagnostic> {
         let provider = &ctx.provider;
         Ok(Clients {
-            iam: SdkIam::new(provider.iam().await?),
+            iam: sdk_iam(ctx).await?,
             sts: SdkSts::new(provider.sts().await?),
             kube: ClientKube::new(KubeClient::new(provider.kube().await?, ctx.cancel.clone())),
+            eks_auth: SdkEksAuth::new(provider.eks_auth().await?),
         })
     }
 
@@ -102,12 +106,19 @@ impl Clients {
             iam: &self.iam,
             sts: &self.sts,
             kube: &self.kube,
+            eks_auth: &self.eks_auth,
             fanout: ctx.provider.fanout,
             cancel: ctx.cancel.clone(),
             propagation: Backoff::IAM_PROPAGATION,
             default_tags: ctx.provider.default_tags.clone(),
         }
     }
+}
+
+/// IAM for one operation: OIDC providers are read through the provider process's cache, so
+/// an apply's wiring check and its `verify` read each one once.
+async fn sdk_iam(ctx: &Context) -> Result<SdkIam, Diagnostic> {
+    Ok(SdkIam::new(ctx.provider.iam().await?).reading_oidc_providers_through(ctx.provider.clone()))
 }
 
 fn defaults(ctx: &Context) -> ProviderDefaults {

@@ -164,6 +164,14 @@ pub enum PodIdentityError {
         /// What is wrong.
         problem: String,
     },
+    /// EKS Auth answered for another ServiceAccount.
+    #[error("EKS Auth answered for ServiceAccount {found}, not for {expected}")]
+    OtherSubject {
+        /// `NAMESPACE/NAME` of the binding.
+        expected: String,
+        /// `NAMESPACE/NAME` of EKS Auth's `subject`.
+        found: String,
+    },
     /// EKS Auth gave credentials of another role.
     #[error(
         "EKS Auth answered with credentials of {found}, not of role {expected}: the Pod \

@@ -228,6 +228,8 @@ pub struct Remote<'a> {
     pub sts: &'a dyn Sts,
     /// Kubernetes.
     pub kube: &'a dyn Kube,
+    /// EKS Auth (`verify` in Pod Identity mode).
+    pub eks_auth: &'a dyn super::eks_auth::EksAuth,
     /// Concurrent or serial fan-out.
     pub fanout: Fanout,
     /// `StopProvider`.
