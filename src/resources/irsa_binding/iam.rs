@@ -391,3 +391,88 @@ impl Sts for SdkSts {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::framework::Context;
+    use crate::provider::fake_aws::{FakeAws, query_error};
+
+    const ARN: &str = "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X";
+
+    const PROVIDER: &str = "<GetOpenIDConnectProviderResponse \
+        xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetOpenIDConnectProviderResult>\
+        <ClientIDList><member>sts.amazonaws.com</member></ClientIDList>\
+        <Url>oidc.example/id/X</Url></GetOpenIDConnectProviderResult>\
+        </GetOpenIDConnectProviderResponse>";
+
+    /// A provider process over a fake IAM whose OIDC provider exists once `exists` is set.
+    async fn process(exists: Arc<AtomicBool>) -> (Context, FakeAws) {
+        let fake = FakeAws::new(move |seen| match seen.action() {
+            "GetOpenIDConnectProvider" if exists.load(Ordering::SeqCst) => {
+                (200, PROVIDER.to_string())
+            }
+            "GetOpenIDConnectProvider" => (404, query_error("NoSuchEntity", "not found")),
+            _ => (400, query_error("InvalidAction", "unexpected")),
+        });
+        let provider = ProviderData::builder()
+            .region("us-east-1")
+            .sdk_config(fake.sdk_config("us-east-1").await)
+            .build();
+        (
+            Context::new(Arc::new(provider), CancellationToken::new()),
+            fake,
+        )
+    }
+
+    fn reads(fake: &FakeAws) -> usize {
+        fake.seen()
+            .iter()
+            .filter(|s| s.action() == "GetOpenIDConnectProvider")
+            .count()
+    }
+
+    #[tokio::test]
+    async fn an_apply_reads_the_oidc_provider_once_for_the_wiring_check_and_verify() {
+        let (ctx, fake) = process(Arc::new(AtomicBool::new(true))).await;
+        // The apply's wiring check (cluster_check::check) reads it through the process cache.
+        let arn = OidcProviderArn::parse(ARN).unwrap();
+        assert!(matches!(
+            ctx.provider.oidc_provider(&arn).await,
+            ProviderRead::Found(_)
+        ));
+        // verify's attempts read it through the IAM the apply's clients are built with.
+        let iam = crate::resources::irsa_binding::sdk_iam(&ctx).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                iam.get_oidc_provider(ARN).await.unwrap(),
+                Some(OidcProvider {
+                    arn: ARN.into(),
+                    url: "oidc.example/id/X".into(),
+                    client_ids: vec!["sts.amazonaws.com".into()],
+                })
+            );
+        }
+        assert_eq!(reads(&fake), 1, "one read per provider process");
+        // Without the process cache every attempt would read it again.
+        let direct = SdkIam::new(ctx.provider.iam().await.unwrap());
+        direct.get_oidc_provider(ARN).await.unwrap();
+        assert_eq!(reads(&fake), 2);
+    }
+
+    #[tokio::test]
+    async fn a_provider_the_cache_did_not_find_is_read_again_until_it_appears() {
+        let exists = Arc::new(AtomicBool::new(false));
+        let (ctx, fake) = process(exists.clone()).await;
+        let iam = crate::resources::irsa_binding::sdk_iam(&ctx).await.unwrap();
+        assert_eq!(iam.get_oidc_provider(ARN).await.unwrap(), None);
+        exists.store(true, Ordering::SeqCst);
+        assert!(iam.get_oidc_provider(ARN).await.unwrap().is_some());
+        // The cache's NoSuchEntity, then a direct read each time.
+        assert_eq!(reads(&fake), 3);
+    }
+}

@@ -46,6 +46,8 @@ pub mod verify_pod_identity;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod fake_eks_auth;
+#[cfg(test)]
 mod moto_tests;
 #[cfg(test)]
 mod orchestration_tests;
@@ -55,6 +57,8 @@ mod plan_tests;
 mod testing;
 #[cfg(test)]
 mod validate_tests;
+#[cfg(test)]
+mod verify_pod_identity_tests;
 #[cfg(test)]
 mod verify_tests;
 
