@@ -312,7 +312,13 @@ mod tests {
                 obj(&[
                     ("region", "eu-west-1".into()),
                     ("max_retries", Value::int(3)),
-                    ("endpoints", obj(&[("iam", "http://127.0.0.1:5000".into())])),
+                    (
+                        "endpoints",
+                        obj(&[
+                            ("iam", "http://127.0.0.1:5000".into()),
+                            ("eks_auth", "http://127.0.0.1:5001".into()),
+                        ]),
+                    ),
                     (
                         "assume_role",
                         obj(&[("role_arn", "arn:aws:iam::123456789012:role/x".into())]),
@@ -342,6 +348,10 @@ mod tests {
         assert_eq!(
             settings.aws.iam_endpoint.as_deref(),
             Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            settings.aws.eks_auth_endpoint.as_deref(),
+            Some("http://127.0.0.1:5001")
         );
         assert_eq!(
             settings.aws.assume_role.unwrap().role_arn,
