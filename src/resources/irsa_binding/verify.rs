@@ -1,11 +1,13 @@
 //! `verify`: proves the wiring end to end the way a pod would use it. A token minted for the
 //! ServiceAccount (TokenRequest, with the binding's audience) is first checked locally for
-//! everything real STS checks ([`wiring`]): its signature against the cluster's JWKS, `exp`,
+//! everything real STS checks ([`sts_checks`]): its signature against the cluster's JWKS, `exp`,
 //! `iss` and `aud` against the OIDC provider (`GetOpenIDConnectProvider`), and the role's
 //! trust policy as IAM holds it (`GetRole`). Then it is exchanged for role credentials with
 //! STS `AssumeRoleWithWebIdentity`. The IAM reads and the exchange are retried until they
 //! pass or the timeout passes: IAM takes a few seconds to show a new role or trust policy.
-//! A local check that still fails at the deadline is the error, whatever STS answers.
+//! A local check that still fails at the deadline is the error, whatever STS answers. The
+//! OIDC provider comes from the provider process's cache when the apply's wiring check
+//! already read it ([`super::iam::SdkIam::reading_oidc_providers_through`]).
 //!
 //! A binding that serves EKS Pod Identity is verified the way the EKS Pod Identity Agent gets
 //! a pod its credentials ([`verify_pod_identity`]); one that serves both mechanisms is
