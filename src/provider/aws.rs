@@ -46,6 +46,8 @@ pub enum Service {
     S3,
     /// EKS (Pod Identity associations).
     Eks,
+    /// EKS Auth (`AssumeRoleForPodIdentity`, used by `verify`).
+    EksAuth,
 }
 
 impl Service {
@@ -55,6 +57,7 @@ impl Service {
             Service::Sts => "sts",
             Service::S3 => "s3",
             Service::Eks => "eks",
+            Service::EksAuth => "eks-auth",
         }
     }
 }
@@ -68,17 +71,21 @@ pub fn endpoint(settings: &AwsSettings, service: Service) -> Option<&str> {
         Service::Sts => &settings.sts_endpoint,
         Service::S3 => &settings.s3_endpoint,
         Service::Eks => &settings.eks_endpoint,
+        Service::EksAuth => &settings.eks_auth_endpoint,
     };
     specific.as_deref().or(settings.endpoint_url.as_deref())
 }
 
-/// The environment variables the SDK reads endpoints from: the general one, then one per service.
-const ENDPOINT_VARIABLES: [(&str, Option<Service>); 5] = [
+/// The environment variables the SDK reads endpoints from: the general one, then one per service
+/// (`AWS_ENDPOINT_URL_` and the service id upper-cased with `_` for spaces: aws-runtime's
+/// `env_config.rs`, and the service id `EKS Auth` in aws-sdk-eksauth's `config.rs`).
+const ENDPOINT_VARIABLES: [(&str, Option<Service>); 6] = [
     ("AWS_ENDPOINT_URL", None),
     ("AWS_ENDPOINT_URL_IAM", Some(Service::Iam)),
     ("AWS_ENDPOINT_URL_STS", Some(Service::Sts)),
     ("AWS_ENDPOINT_URL_S3", Some(Service::S3)),
     ("AWS_ENDPOINT_URL_EKS", Some(Service::Eks)),
+    ("AWS_ENDPOINT_URL_EKS_AUTH", Some(Service::EksAuth)),
 ];
 
 /// `settings` with the `AWS_ENDPOINT_URL*` variables taken over when one of them is set but
@@ -100,12 +107,19 @@ pub fn with_endpoint_environment(mut settings: AwsSettings, env: &Env) -> AwsSet
             .map(|(_, value)| value.trim().to_string())
     };
     let general = set(None);
-    for service in [Service::Iam, Service::Sts, Service::S3, Service::Eks] {
+    for service in [
+        Service::Iam,
+        Service::Sts,
+        Service::S3,
+        Service::Eks,
+        Service::EksAuth,
+    ] {
         let slot = match service {
             Service::Iam => &mut settings.iam_endpoint,
             Service::Sts => &mut settings.sts_endpoint,
             Service::S3 => &mut settings.s3_endpoint,
             Service::Eks => &mut settings.eks_endpoint,
+            Service::EksAuth => &mut settings.eks_auth_endpoint,
         };
         if slot.is_none() && settings.endpoint_url.is_none() {
             *slot = set(Some(service)).or_else(|| general.clone());
@@ -236,6 +250,16 @@ pub fn eks_config(sdk: &SdkConfig, settings: &AwsSettings) -> aws_sdk_eks::Confi
     let mut builder =
         aws_sdk_eks::config::Builder::from(sdk).retry_partition(unlimited_retries(Service::Eks));
     if let Some(url) = endpoint(settings, Service::Eks) {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+/// The EKS Auth client configuration (`verify` in Pod Identity mode).
+pub fn eks_auth_config(sdk: &SdkConfig, settings: &AwsSettings) -> aws_sdk_eksauth::Config {
+    let mut builder = aws_sdk_eksauth::config::Builder::from(sdk)
+        .retry_partition(unlimited_retries(Service::EksAuth));
+    if let Some(url) = endpoint(settings, Service::EksAuth) {
         builder = builder.endpoint_url(url);
     }
     builder.build()

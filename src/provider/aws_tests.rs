@@ -232,6 +232,59 @@ async fn s3_is_addressed_path_style() {
     assert!(uri.starts_with("http://127.0.0.1:9000/cache"), "{uri}");
 }
 
+/// The host an EKS Auth call goes to with `settings` and the environment `env`.
+async fn eks_auth_host(settings: AwsSettings, env: &[(&str, &str)]) -> String {
+    let settings = with_endpoint_environment(settings, &Env::from_slice(env));
+    let fake = fake();
+    let sdk = sdk(&settings, &fake, env).await;
+    let eks_auth = aws_sdk_eksauth::Client::from_conf(eks_auth_config(&sdk, &settings));
+    let _ = eks_auth
+        .assume_role_for_pod_identity()
+        .cluster_name("c")
+        .token("a.b.c")
+        .send()
+        .await;
+    hosts(&fake).remove(0)
+}
+
+#[tokio::test]
+async fn eks_auth_takes_its_endpoint_from_the_block_then_the_environment() {
+    let credentials = [STATIC_CREDENTIALS[0], STATIC_CREDENTIALS[1]];
+    let general = AwsSettings {
+        endpoint_url: Some("http://127.0.0.1:4566".into()),
+        ..AwsSettings::default()
+    };
+    let specific = AwsSettings {
+        eks_auth_endpoint: Some("http://127.0.0.2:7000".into()),
+        ..general.clone()
+    };
+    assert_eq!(
+        eks_auth_host(specific, &credentials).await,
+        "127.0.0.2:7000"
+    );
+    assert_eq!(eks_auth_host(general, &credentials).await, "127.0.0.1:4566");
+    let env = [
+        credentials[0],
+        credentials[1],
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("AWS_ENDPOINT_URL_EKS_AUTH", "http://127.0.0.3:7000"),
+    ];
+    assert_eq!(
+        eks_auth_host(AwsSettings::default(), &env).await,
+        "127.0.0.3:7000"
+    );
+    // An empty variable elsewhere: the provider reads the variables itself, same precedence.
+    let env = [env[0], env[1], ("AWS_ENDPOINT_URL_IAM", ""), env[3]];
+    assert_eq!(
+        eks_auth_host(AwsSettings::default(), &env).await,
+        "127.0.0.3:7000"
+    );
+    assert_eq!(
+        eks_auth_host(AwsSettings::default(), &credentials).await,
+        "eks-auth.eu-central-1.api.aws"
+    );
+}
+
 #[test]
 fn retries_default_to_ten_with_bounded_backoff() {
     let config = retry_config(None);

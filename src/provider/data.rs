@@ -43,6 +43,7 @@ pub struct ProviderData {
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
     eks: OnceCell<aws_sdk_eks::Client>,
+    eks_auth: OnceCell<aws_sdk_eksauth::Client>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kube: OnceCell<kube::Client>,
     caller_account: OnceCell<Option<String>>,
@@ -117,6 +118,7 @@ impl ProviderData {
             iam: OnceCell::new(),
             sts: OnceCell::new(),
             eks: OnceCell::new(),
+            eks_auth: OnceCell::new(),
             s3: Mutex::new(HashMap::new()),
             kube: OnceCell::new(),
             caller_account: OnceCell::new(),
@@ -216,6 +218,18 @@ impl ProviderData {
             .eks
             .get_or_init(|| async {
                 aws_sdk_eks::Client::from_conf(aws::eks_config(sdk, &self.aws_settings))
+            })
+            .await
+            .clone())
+    }
+
+    /// The EKS Auth client (`verify` in Pod Identity mode).
+    pub async fn eks_auth(&self) -> Result<aws_sdk_eksauth::Client, Diagnostic> {
+        let sdk = self.sdk_config().await?;
+        Ok(self
+            .eks_auth
+            .get_or_init(|| async {
+                aws_sdk_eksauth::Client::from_conf(aws::eks_auth_config(sdk, &self.aws_settings))
             })
             .await
             .clone())

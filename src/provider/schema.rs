@@ -46,7 +46,7 @@ pub fn schema() -> Schema {
 
 fn aws_block() -> Block {
     Block::new(
-        "How to reach AWS (IAM, STS and S3). Anything left out comes from the standard AWS \
+        "How to reach AWS (IAM, STS, S3, EKS and EKS Auth). Anything left out comes from the standard AWS \
          chain, exactly as the AWS CLI finds it: `AWS_REGION`/`AWS_DEFAULT_REGION`, \
          `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, the shared config and \
          credentials files, SSO, web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`) and instance or \
@@ -71,7 +71,7 @@ fn aws_block() -> Block {
     .attr(Attribute::optional(
         "endpoint_url",
         Type::String,
-        "Endpoint URL for the provider's IAM, STS and S3 calls, for an emulator (moto, \
+        "Endpoint URL for the provider's IAM, STS, S3, EKS and EKS Auth calls, for an emulator (moto, \
          LocalStack) or a VPC endpoint, e.g. `http://127.0.0.1:4566`. Defaults to the `AWS_ENDPOINT_URL_<SERVICE>` \
          and `AWS_ENDPOINT_URL` variables, else the public AWS endpoints. S3 is always \
          addressed path-style (`http://host/bucket/key`), which emulators need.",
@@ -116,6 +116,13 @@ fn aws_block() -> Block {
                 "Endpoint URL for EKS (the Pod Identity associations of \
                  `gitlabrunner_irsa_binding`'s `pod_identity` block). Defaults to \
                  `endpoint_url`, then `AWS_ENDPOINT_URL_EKS` and `AWS_ENDPOINT_URL`.",
+            ))
+            .attr(Attribute::optional(
+                "eks_auth",
+                Type::String,
+                "Endpoint URL for EKS Auth, which `verify` calls in Pod Identity mode \
+                 (`AssumeRoleForPodIdentity`, as the EKS Pod Identity Agent does). Defaults to \
+                 `endpoint_url`, then `AWS_ENDPOINT_URL_EKS_AUTH` and `AWS_ENDPOINT_URL`.",
             )),
     ))
     .block(NestedBlock::new(
@@ -264,7 +271,7 @@ mod tests {
         for name in ["region", "profile", "endpoint_url", "max_retries"] {
             assert!(aws.attribute(name).is_some(), "aws.{name}");
         }
-        for name in ["iam", "sts", "s3", "eks"] {
+        for name in ["iam", "sts", "s3", "eks", "eks_auth"] {
             assert!(block(aws, "endpoints").attribute(name).is_some(), "{name}");
         }
         let assume_role = block(aws, "assume_role");

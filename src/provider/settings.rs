@@ -39,6 +39,8 @@ pub struct AwsSettings {
     pub s3_endpoint: Option<String>,
     /// `endpoints.eks`.
     pub eks_endpoint: Option<String>,
+    /// `endpoints.eks_auth`.
+    pub eks_auth_endpoint: Option<String>,
     /// `assume_role`, when the block is present.
     pub assume_role: Option<AssumeRoleSettings>,
     /// `max_retries`.
@@ -235,6 +237,7 @@ impl Reader {
             sts_endpoint: self.string(&endpoints, &endpoints_path, "sts"),
             s3_endpoint: self.string(&endpoints, &endpoints_path, "s3"),
             eks_endpoint: self.string(&endpoints, &endpoints_path, "eks"),
+            eks_auth_endpoint: self.string(&endpoints, &endpoints_path, "eks_auth"),
             assume_role: self
                 .assume_role(block.get("assume_role"), &path.clone().attr("assume_role")),
             max_retries: self
@@ -312,7 +315,13 @@ mod tests {
                 obj(&[
                     ("region", "eu-west-1".into()),
                     ("max_retries", Value::int(3)),
-                    ("endpoints", obj(&[("iam", "http://127.0.0.1:5000".into())])),
+                    (
+                        "endpoints",
+                        obj(&[
+                            ("iam", "http://127.0.0.1:5000".into()),
+                            ("eks_auth", "http://127.0.0.1:5001".into()),
+                        ]),
+                    ),
                     (
                         "assume_role",
                         obj(&[("role_arn", "arn:aws:iam::123456789012:role/x".into())]),
@@ -342,6 +351,10 @@ mod tests {
         assert_eq!(
             settings.aws.iam_endpoint.as_deref(),
             Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            settings.aws.eks_auth_endpoint.as_deref(),
+            Some("http://127.0.0.1:5001")
         );
         assert_eq!(
             settings.aws.assume_role.unwrap().role_arn,

@@ -71,7 +71,7 @@ fn check_aws(aws: &Value, diags: &mut Diagnostics) {
         diags,
     );
     let endpoints = aws.get("endpoints");
-    for service in ["iam", "sts", "s3"] {
+    for service in ["iam", "sts", "s3", "eks_auth"] {
         check_endpoint(
             endpoints.get(service),
             path(&["aws", "endpoints", service]),

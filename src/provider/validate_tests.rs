@@ -153,7 +153,7 @@ fn endpoint_urls_are_checked_at_their_own_path() {
         &aws(&[("endpoint_url", "127.0.0.1:4566".into())]),
         "aws.endpoint_url",
     );
-    for service in ["iam", "sts", "s3"] {
+    for service in ["iam", "sts", "s3", "eks_auth"] {
         let config = aws(&[(
             "endpoints",
             obj(&[(service, "http://localhost:45a6".into())]),

@@ -8,7 +8,10 @@
 //! - `ForAnyValue:` holds when some context value matches (false for a missing key),
 //!   `ForAllValues:` when every context value does (true for a missing key)
 //!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>);
-//! - context keys are case-insensitive, values case-sensitive except `...IgnoreCase`.
+//! - context keys are case-insensitive, values case-sensitive except `...IgnoreCase`;
+//! - `ArnEquals` and `ArnLike` (alike) compare each of the six colon-delimited components of
+//!   the ARN separately, case-sensitively, each with `*` and `?` wildcards
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN>).
 
 use super::Request;
 use super::document::Condition;
@@ -63,6 +66,7 @@ pub enum ConditionOutcome {
 enum Compare {
     Equals { ignore_case: bool },
     Like,
+    Arn,
     Bool,
     Null,
 }
@@ -93,15 +97,15 @@ fn parse_operator(text: &str) -> Option<Operator> {
         Some(base) => (base, true),
         None => (rest, false),
     };
-    // ARN operators compare like StringLike/StringEquals on the whole ARN text: close enough
-    // for trust policies, whose principals are matched by the Principal element instead.
     let (compare, negated) = match base {
         "StringEquals" => (Compare::Equals { ignore_case: false }, false),
         "StringNotEquals" => (Compare::Equals { ignore_case: false }, true),
         "StringEqualsIgnoreCase" => (Compare::Equals { ignore_case: true }, false),
         "StringNotEqualsIgnoreCase" => (Compare::Equals { ignore_case: true }, true),
-        "StringLike" | "ArnLike" | "ArnEquals" => (Compare::Like, false),
-        "StringNotLike" | "ArnNotLike" | "ArnNotEquals" => (Compare::Like, true),
+        "StringLike" => (Compare::Like, false),
+        "StringNotLike" => (Compare::Like, true),
+        "ArnLike" | "ArnEquals" => (Compare::Arn, false),
+        "ArnNotLike" | "ArnNotEquals" => (Compare::Arn, true),
         "Bool" => (Compare::Bool, false),
         "Null" if !if_exists && qualifier == Qualifier::None => (Compare::Null, false),
         _ => return None,
@@ -169,8 +173,27 @@ fn compares(compare: Compare, expected: &str, value: &str) -> bool {
         Compare::Equals { ignore_case: false } => expected == value,
         Compare::Equals { ignore_case: true } => expected.to_lowercase() == value.to_lowercase(),
         Compare::Like => glob_match(expected, value, false),
+        Compare::Arn => arn_match(expected, value),
         Compare::Bool => expected.eq_ignore_ascii_case(value),
         Compare::Null => unreachable!("Null is decided on presence"),
+    }
+}
+
+/// The six colon-delimited components of an ARN (the last one keeps its colons).
+fn arn_components(text: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    (parts.len() == 6).then_some(parts)
+}
+
+/// `ArnEquals`/`ArnLike`: component by component, so a wildcard never spans a `:` of the
+/// first five; a value or pattern that is not six components long matches nothing.
+fn arn_match(pattern: &str, value: &str) -> bool {
+    match (arn_components(pattern), arn_components(value)) {
+        (Some(pattern), Some(value)) => pattern
+            .iter()
+            .zip(&value)
+            .all(|(p, v)| glob_match(p, v, false)),
+        _ => false,
     }
 }
 

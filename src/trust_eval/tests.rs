@@ -375,3 +375,96 @@ fn glob_matches_like_iam() {
         false
     ));
 }
+
+/// `ArnEquals`/`ArnLike` as the IAM condition operator reference describes them: "Each of the
+/// six colon-delimited components of the ARN is checked separately and each can include
+/// multi-character match wildcards (*) or single-character match wildcards (?)"
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN>).
+#[test]
+fn arn_operators_compare_component_by_component() {
+    const CLUSTER: &str = "arn:aws:eks:us-east-1:123456789012:cluster/ci";
+    let request = Request::new(
+        Principal {
+            kind: PrincipalKind::Service,
+            value: "pods.eks.amazonaws.com".into(),
+        },
+        "sts:AssumeRole",
+    )
+    .with("aws:SourceArn", &[CLUSTER]);
+    let policy = |condition: Value| {
+        json!({"Statement": {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": condition,
+        }})
+    };
+    let holds = |operator: &str, pattern: &str| {
+        decide(
+            &policy(json!({operator: {"aws:SourceArn": pattern}})),
+            &request,
+        )
+        .is_allowed()
+    };
+    for operator in ["ArnEquals", "ArnLike"] {
+        assert!(holds(operator, CLUSTER), "{operator}");
+        assert!(holds(operator, "arn:aws:eks:*:123456789012:cluster/*"));
+        assert!(holds(
+            operator,
+            "arn:aws:eks:us-east-?:123456789012:cluster/c?"
+        ));
+        // Case-sensitive, and a wildcard stays within its component.
+        assert!(!holds(
+            operator,
+            "arn:aws:eks:us-east-1:123456789012:cluster/CI"
+        ));
+        assert!(!holds(operator, "arn:aws:eks:*:cluster/ci"));
+        assert!(!holds(operator, "arn:*"));
+        assert!(!holds(
+            operator,
+            "arn:aws:eks:us-east-1:210987654321:cluster/ci"
+        ));
+        assert!(!holds(
+            operator,
+            "arn:aws:eks:us-east-1:123456789012:cluster/other"
+        ));
+    }
+    for operator in ["ArnNotEquals", "ArnNotLike"] {
+        assert!(
+            !holds(operator, "arn:aws:eks:*:123456789012:cluster/*"),
+            "{operator}"
+        );
+        assert!(holds(operator, "arn:aws:eks:*:123456789012:cluster/other"));
+    }
+    // The last component keeps its colons: a resource part may contain them.
+    let colons = request
+        .clone()
+        .with("aws:SourceArn", &["arn:aws:logs:us-east-1:1:log-group:g:*"]);
+    assert!(
+        decide(
+            &policy(json!({"ArnLike": {"aws:SourceArn": "arn:aws:logs:*:1:log-group:*"}})),
+            &colons
+        )
+        .is_allowed()
+    );
+    // A missing key: false for ArnEquals, true for its negation and with IfExists.
+    let bare = Request::new(request.principal.clone(), "sts:AssumeRole");
+    let missing = |operator: &str| {
+        decide(
+            &policy(json!({operator: {"aws:SourceArn": CLUSTER}})),
+            &bare,
+        )
+        .is_allowed()
+    };
+    assert!(!missing("ArnEquals"));
+    assert!(missing("ArnNotEquals"));
+    assert!(missing("ArnEqualsIfExists"));
+    // A value that is not an ARN matches no pattern.
+    let text = request.clone().with("aws:SourceArn", &["cluster/ci"]);
+    let failure = only_failure(&decide(
+        &policy(json!({"ArnLike": {"aws:SourceArn": "*"}})),
+        &text,
+    ));
+    assert_eq!(failure.operator, "ArnLike");
+    assert_eq!(failure.found, Some(vec!["cluster/ci".to_string()]));
+}

@@ -797,14 +797,23 @@ impl Sts for Fake {
             .values()
             .find(|r| r.role.arn == role_arn)
             .ok_or_else(denied)?;
-        let admitted = trust::admits(&role.role.trust_policy).ok_or_else(denied)?;
         let claims = crate::jwt::UnverifiedToken::parse(token)
             .map_err(|_| denied())?
             .claims;
-        let (sub, aud) = (claims.subject(), claims.audiences());
-        if admitted.subject.as_deref() != sub
-            || !aud.iter().any(|a| admitted.audience.as_deref() == Some(a))
-        {
+        // The trust as STS evaluates it, for the provider of the token's issuer (the trust
+        // may hold a Pod Identity statement beside the OIDC one).
+        let issuer = claims
+            .issuer()
+            .unwrap_or_default()
+            .trim_start_matches("https://");
+        let provider = format!("arn:aws:iam::123456789012:oidc-provider/{issuer}");
+        let (sub, aud) = (claims.subject().unwrap_or_default(), claims.audiences());
+        let admitted = aud.iter().any(|aud| {
+            let request = crate::trust_eval::Request::web_identity(&provider, issuer, sub, aud);
+            crate::trust_eval::evaluate_text(&role.role.trust_policy, &request)
+                .is_ok_and(|decision| decision.is_allowed())
+        });
+        if !admitted {
             return Err(denied());
         }
         Ok(format!(

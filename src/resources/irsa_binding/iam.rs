@@ -3,24 +3,39 @@
 //! SDK (the provider configures its retry budget).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 
 use crate::aws::policy::decode_document;
-use crate::aws::{AwsError, AwsErrorKind, NotFoundAsNone, aws_error};
+use crate::aws::{AwsError, AwsErrorKind, NotFoundAsNone, OidcProviderArn, aws_error};
+use crate::provider::ProviderData;
+use crate::wiring::ProviderRead;
 
 use super::remote::{Iam, IamRole, OidcProvider, RoleSpec, Sts};
 
 /// IAM through the SDK.
 pub struct SdkIam {
     client: aws_sdk_iam::Client,
+    process: Option<Arc<ProviderData>>,
 }
 
 impl SdkIam {
     /// Wraps a client.
     pub fn new(client: aws_sdk_iam::Client) -> SdkIam {
-        SdkIam { client }
+        SdkIam {
+            client,
+            process: None,
+        }
+    }
+
+    /// Reads OIDC providers through `process`'s per-process cache (the one the wiring check
+    /// fills, [`ProviderData::oidc_provider`]); only a provider the cache did not find is read
+    /// again directly, so that `verify` still sees one that appears while it waits.
+    pub fn reading_oidc_providers_through(mut self, process: Arc<ProviderData>) -> SdkIam {
+        self.process = Some(process);
+        self
     }
 }
 
@@ -321,6 +336,15 @@ impl Iam for SdkIam {
     }
 
     async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>, AwsError> {
+        if let (Some(process), Ok(parsed)) = (&self.process, OidcProviderArn::parse(arn))
+            && let ProviderRead::Found(found) = process.oidc_provider(&parsed).await
+        {
+            return Ok(Some(OidcProvider {
+                arn: arn.to_string(),
+                url: found.url,
+                client_ids: found.client_ids,
+            }));
+        }
         let response = self
             .client
             .get_open_id_connect_provider()
@@ -365,5 +389,90 @@ impl Sts for SdkSts {
                     "the response carries no assumed-role user",
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::framework::Context;
+    use crate::provider::fake_aws::{FakeAws, query_error};
+
+    const ARN: &str = "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X";
+
+    const PROVIDER: &str = "<GetOpenIDConnectProviderResponse \
+        xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetOpenIDConnectProviderResult>\
+        <ClientIDList><member>sts.amazonaws.com</member></ClientIDList>\
+        <Url>oidc.example/id/X</Url></GetOpenIDConnectProviderResult>\
+        </GetOpenIDConnectProviderResponse>";
+
+    /// A provider process over a fake IAM whose OIDC provider exists once `exists` is set.
+    async fn process(exists: Arc<AtomicBool>) -> (Context, FakeAws) {
+        let fake = FakeAws::new(move |seen| match seen.action() {
+            "GetOpenIDConnectProvider" if exists.load(Ordering::SeqCst) => {
+                (200, PROVIDER.to_string())
+            }
+            "GetOpenIDConnectProvider" => (404, query_error("NoSuchEntity", "not found")),
+            _ => (400, query_error("InvalidAction", "unexpected")),
+        });
+        let provider = ProviderData::builder()
+            .region("us-east-1")
+            .sdk_config(fake.sdk_config("us-east-1").await)
+            .build();
+        (
+            Context::new(Arc::new(provider), CancellationToken::new()),
+            fake,
+        )
+    }
+
+    fn reads(fake: &FakeAws) -> usize {
+        fake.seen()
+            .iter()
+            .filter(|s| s.action() == "GetOpenIDConnectProvider")
+            .count()
+    }
+
+    #[tokio::test]
+    async fn an_apply_reads_the_oidc_provider_once_for_the_wiring_check_and_verify() {
+        let (ctx, fake) = process(Arc::new(AtomicBool::new(true))).await;
+        // The apply's wiring check (cluster_check::check) reads it through the process cache.
+        let arn = OidcProviderArn::parse(ARN).unwrap();
+        assert!(matches!(
+            ctx.provider.oidc_provider(&arn).await,
+            ProviderRead::Found(_)
+        ));
+        // verify's attempts read it through the IAM the apply's clients are built with.
+        let iam = crate::resources::irsa_binding::sdk_iam(&ctx).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                iam.get_oidc_provider(ARN).await.unwrap(),
+                Some(OidcProvider {
+                    arn: ARN.into(),
+                    url: "oidc.example/id/X".into(),
+                    client_ids: vec!["sts.amazonaws.com".into()],
+                })
+            );
+        }
+        assert_eq!(reads(&fake), 1, "one read per provider process");
+        // Without the process cache every attempt would read it again.
+        let direct = SdkIam::new(ctx.provider.iam().await.unwrap());
+        direct.get_oidc_provider(ARN).await.unwrap();
+        assert_eq!(reads(&fake), 2);
+    }
+
+    #[tokio::test]
+    async fn a_provider_the_cache_did_not_find_is_read_again_until_it_appears() {
+        let exists = Arc::new(AtomicBool::new(false));
+        let (ctx, fake) = process(exists.clone()).await;
+        let iam = crate::resources::irsa_binding::sdk_iam(&ctx).await.unwrap();
+        assert_eq!(iam.get_oidc_provider(ARN).await.unwrap(), None);
+        exists.store(true, Ordering::SeqCst);
+        assert!(iam.get_oidc_provider(ARN).await.unwrap().is_some());
+        // The cache's NoSuchEntity, then a direct read each time.
+        assert_eq!(reads(&fake), 3);
     }
 }

@@ -19,6 +19,7 @@ pub mod create;
 pub mod delete;
 pub mod diagnostics;
 pub mod eks;
+pub mod eks_auth;
 pub mod error;
 pub mod escalation;
 pub mod iam;
@@ -30,6 +31,7 @@ pub mod model;
 pub mod naming;
 pub mod objects;
 pub mod plan;
+pub mod pod_identity_checks;
 pub mod presets;
 pub mod read;
 pub mod remote;
@@ -44,9 +46,12 @@ pub mod update;
 pub mod upgrade;
 pub mod validate;
 pub mod verify;
+pub mod verify_pod_identity;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod fake_eks_auth;
 #[cfg(test)]
 mod moto_tests;
 #[cfg(test)]
@@ -59,6 +64,8 @@ mod pod_identity_tests;
 mod testing;
 #[cfg(test)]
 mod validate_tests;
+#[cfg(test)]
+mod verify_pod_identity_tests;
 #[cfg(test)]
 mod verify_tests;
 
@@ -74,6 +81,7 @@ use crate::retry::Backoff;
 
 use self::create::Outcome;
 use self::eks::SdkEks;
+use self::eks_auth::SdkEksAuth;
 use self::iam::{SdkIam, SdkSts};
 use self::kube::ClientKube;
 use self::model::Binding;
@@ -92,16 +100,18 @@ struct Clients {
     sts: SdkSts,
     kube: ClientKube,
     eks: SdkEks,
+    eks_auth: SdkEksAuth,
 }
 
 impl Clients {
     async fn new(ctx: &Context) -> Result<Clients, Diagnostic> {
         let provider = &ctx.provider;
         Ok(Clients {
-            iam: SdkIam::new(provider.iam().await?),
+            iam: sdk_iam(ctx).await?,
             sts: SdkSts::new(provider.sts().await?),
             kube: ClientKube::new(KubeClient::new(provider.kube().await?, ctx.cancel.clone())),
             eks: SdkEks::new(provider.eks().await?),
+            eks_auth: SdkEksAuth::new(provider.eks_auth().await?),
         })
     }
 
@@ -111,12 +121,19 @@ impl Clients {
             sts: &self.sts,
             kube: &self.kube,
             eks: &self.eks,
+            eks_auth: &self.eks_auth,
             fanout: ctx.provider.fanout,
             cancel: ctx.cancel.clone(),
             propagation: Backoff::IAM_PROPAGATION,
             default_tags: ctx.provider.default_tags.clone(),
         }
     }
+}
+
+/// IAM for one operation: OIDC providers are read through the provider process's cache, so
+/// an apply's wiring check and its `verify` read each one once.
+async fn sdk_iam(ctx: &Context) -> Result<SdkIam, Diagnostic> {
+    Ok(SdkIam::new(ctx.provider.iam().await?).reading_oidc_providers_through(ctx.provider.clone()))
 }
 
 fn defaults(ctx: &Context) -> ProviderDefaults {

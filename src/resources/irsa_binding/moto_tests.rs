@@ -15,6 +15,7 @@ use crate::retry::Backoff;
 
 use super::create::create;
 use super::delete::delete;
+use super::eks_auth::NoEksAuth;
 use super::fake::Fake;
 use super::iam::{SdkIam, SdkSts};
 use super::model::Binding;
@@ -98,6 +99,7 @@ async fn scenario(endpoint: &str, region: &str) {
         sts: &sts,
         kube: &fake,
         eks: &fake,
+        eks_auth: &NoEksAuth,
         fanout: Fanout::Concurrent,
         cancel: CancellationToken::new(),
         propagation: Backoff::new(

@@ -16,6 +16,7 @@ use crate::retry::Backoff;
 
 use super::create::{Outcome, create};
 use super::delete::delete;
+use super::eks_auth::NoEksAuth;
 use super::fake::{CLUSTER, Fake, Fault};
 use super::import::import;
 use super::model::Binding;
@@ -34,6 +35,7 @@ fn remote(fake: &Fake, fanout: Fanout) -> Remote<'_> {
         sts: fake,
         kube: fake,
         eks: fake,
+        eks_auth: &NoEksAuth,
         fanout,
         cancel: CancellationToken::new(),
         propagation: Backoff::new(

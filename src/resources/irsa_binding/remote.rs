@@ -297,6 +297,8 @@ pub struct Remote<'a> {
     pub kube: &'a dyn Kube,
     /// EKS (Pod Identity associations).
     pub eks: &'a dyn Eks,
+    /// EKS Auth (`verify` in Pod Identity mode).
+    pub eks_auth: &'a dyn super::eks_auth::EksAuth,
     /// Concurrent or serial fan-out.
     pub fanout: Fanout,
     /// `StopProvider`.

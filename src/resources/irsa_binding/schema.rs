@@ -307,8 +307,9 @@ fn root() -> Block {
     .attr(Attribute::computed(
         "verified_identity_arn",
         Type::String,
-        "With a `verify` block: the assumed-role ARN STS returned when the last apply \
-         exchanged a ServiceAccount token for role credentials. Null without `verify`.",
+        "With a `verify` block: the assumed-role ARN returned when the last apply \
+         exchanged a ServiceAccount token for role credentials (STS's for IRSA; EKS Auth's \
+         when the role serves EKS Pod Identity only). Null without `verify`.",
     ))
     .block(grant_block())
     .block(pod_identity_block())
@@ -434,14 +435,23 @@ fn grant_block() -> NestedBlock {
 
 fn verify_block() -> NestedBlock {
     let verify = Block::new(
-        "Check the wiring end to end after every apply: mint a short-lived token for the \
-         ServiceAccount (TokenRequest, with `audience`), check locally what STS checks (its \
-         signature against the cluster's JWKS, `exp`, `iss` and `aud` against the OIDC \
-         provider read with `iam:GetOpenIDConnectProvider`, and the role's trust policy as IAM \
-         holds it), then exchange it for credentials with STS `AssumeRoleWithWebIdentity`, \
-         retrying until it works or `timeout_seconds` pass (IAM changes take a few seconds to \
-         propagate). A failed check names the claim or condition key, the expected value and \
-         the value found; the apply then fails, and a create is rolled back.",
+        "Check the wiring end to end after every apply, for each mechanism the role serves. \
+         IRSA: mint a short-lived token for the ServiceAccount (TokenRequest, with \
+         `audience`), check locally what STS checks (its signature against the cluster's \
+         JWKS, `exp`, `iss` and `aud` against the OIDC provider read with \
+         `iam:GetOpenIDConnectProvider`, and the role's trust policy as IAM holds it), then \
+         exchange it for credentials with STS `AssumeRoleWithWebIdentity`. EKS Pod Identity: \
+         do what the EKS Pod Identity Agent does: mint a token with the audience \
+         `pods.eks.amazonaws.com`, check locally that the role's trust policy admits \
+         `sts:AssumeRole` and `sts:TagSession` by `pods.eks.amazonaws.com` with the session \
+         tags EKS passes (cluster, namespace, ServiceAccount; a token minted without a pod \
+         carries no pod name or uid) and admits no other ServiceAccount, then exchange it with \
+         EKS Auth `AssumeRoleForPodIdentity` (the provider's identity needs \
+         `eks-auth:AssumeRoleForPodIdentity`) and check the credentials are the role's. Both \
+         retry until they work or `timeout_seconds` pass (IAM changes and Pod Identity \
+         associations take a few seconds to propagate). A failed check names the statement, \
+         the claim or condition key, the expected value and the value found; the apply then \
+         fails, and a create is rolled back.",
     )
     .attr(Attribute::optional(
         "timeout_seconds",

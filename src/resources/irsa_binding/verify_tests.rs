@@ -13,6 +13,7 @@ use crate::concurrency::Fanout;
 use crate::retry::Backoff;
 
 use super::create::create;
+use super::eks_auth::NoEksAuth;
 use super::fake::{Fake, ISSUER};
 use super::model::Binding;
 use super::read::read;
@@ -31,6 +32,7 @@ fn remote(fake: &Fake) -> Remote<'_> {
         sts: fake,
         kube: fake,
         eks: fake,
+        eks_auth: &NoEksAuth,
         fanout: Fanout::Concurrent,
         cancel: CancellationToken::new(),
         propagation: Backoff::new(
