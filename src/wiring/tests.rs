@@ -15,10 +15,10 @@ use crate::provider::ProviderData;
 use crate::provider::fake_aws::{FakeAws, query_error};
 
 /// What the scripted API server saw: method, path, `Accept`.
-type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
 
 /// A Kubernetes client whose server answers `(status, body)` = `answer(method, path)`.
-fn scripted(answer: fn(&str, &str) -> (u16, serde_json::Value)) -> (kube::Client, Seen) {
+pub(crate) fn scripted(answer: fn(&str, &str) -> (u16, serde_json::Value)) -> (kube::Client, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
     let service = tower::service_fn(move |request: http::Request<Body>| {
