@@ -288,18 +288,14 @@ mod tests {
                 serde_json::json!({"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"}),
             )
         });
-        let aws = FakeAws::new(|seen| {
-            match seen.action() {
+        let aws = FakeAws::new(|seen| match seen.action() {
             "GetOpenIDConnectProvider" => (
                 200,
-                "<GetOpenIDConnectProviderResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
-                 <GetOpenIDConnectProviderResult><ClientIDList><member>sts.amazonaws.com</member>\
-                 </ClientIDList><Url>oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE</Url>\
-                 </GetOpenIDConnectProviderResult></GetOpenIDConnectProviderResponse>"
-                    .into(),
+                crate::wiring::tests::oidc_provider_answer(
+                    "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+                ),
             ),
             _ => (400, query_error("InvalidAction", "not in this test")),
-        }
         });
         let provider = ProviderData::builder()
             .region("us-east-1")
