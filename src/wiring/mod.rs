@@ -15,4 +15,4 @@ pub use discovery::{ClusterIssuer, IssuerSource};
 pub use issuer::{Issuer, Relation};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

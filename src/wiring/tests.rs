@@ -15,10 +15,21 @@ use crate::provider::ProviderData;
 use crate::provider::fake_aws::{FakeAws, query_error};
 
 /// What the scripted API server saw: method, path, `Accept`.
-type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+/// IAM's `GetOpenIDConnectProvider` answer for an OIDC provider of `url` (without `https://`)
+/// whose only client id is `sts.amazonaws.com`.
+pub(crate) fn oidc_provider_answer(url: &str) -> String {
+    format!(
+        "<GetOpenIDConnectProviderResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+         <GetOpenIDConnectProviderResult><ClientIDList><member>sts.amazonaws.com</member>\
+         </ClientIDList><Url>{url}</Url></GetOpenIDConnectProviderResult>\
+         </GetOpenIDConnectProviderResponse>"
+    )
+}
+
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
 
 /// A Kubernetes client whose server answers `(status, body)` = `answer(method, path)`.
-fn scripted(answer: fn(&str, &str) -> (u16, serde_json::Value)) -> (kube::Client, Seen) {
+pub(crate) fn scripted(answer: fn(&str, &str) -> (u16, serde_json::Value)) -> (kube::Client, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
     let service = tower::service_fn(move |request: http::Request<Body>| {
@@ -180,18 +191,9 @@ async fn a_provider_process_reads_the_issuer_and_each_oidc_provider_once() {
             json!({"issuer": "https://oidc.example/id/X", "jwks_uri": "https://k/jwks"}),
         )
     });
-    let fake = FakeAws::new(|seen| {
-        match seen.action() {
-        "GetOpenIDConnectProvider" => (
-            200,
-            "<GetOpenIDConnectProviderResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
-             <GetOpenIDConnectProviderResult><ClientIDList><member>sts.amazonaws.com</member>\
-             </ClientIDList><Url>oidc.example/id/X</Url></GetOpenIDConnectProviderResult>\
-             </GetOpenIDConnectProviderResponse>"
-                .into(),
-        ),
+    let fake = FakeAws::new(|seen| match seen.action() {
+        "GetOpenIDConnectProvider" => (200, oidc_provider_answer("oidc.example/id/X")),
         _ => (400, query_error("InvalidAction", "unexpected")),
-    }
     });
     let provider = Arc::new(
         ProviderData::builder()

@@ -2,8 +2,20 @@
 
 use std::process::Command;
 
-/// One `name: value` line each.
-pub fn describe() -> Vec<(String, String)> {
+/// `/proc/loadavg`'s 1, 5 and 15 minute load averages (what `uptime` prints), e.g.
+/// `3.91, 4.20, 4.69`.
+pub fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    match fields.len() {
+        3 => fields.join(", "),
+        _ => "unknown".into(),
+    }
+}
+
+/// One `name: value` line each; `load_at_start` is [`load_average`] before the run (the
+/// machine may be shared, and the figures move with its load).
+pub fn describe(load_at_start: &str) -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -36,6 +48,13 @@ pub fn describe() -> Vec<(String, String)> {
         ("Kernel".into(), format!("Linux {kernel}")),
         ("OS".into(), os),
         ("Rust".into(), rustc),
+        (
+            "Load average (1, 5, 15 min)".into(),
+            format!(
+                "{load_at_start} at the start of the run, {} at its end",
+                load_average()
+            ),
+        ),
     ]
 }
 

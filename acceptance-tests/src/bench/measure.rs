@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::Harness;
 use crate::aws::proxy::{AwsProxy, Latency, RequestRecord, critical_path_depth};
-use crate::kube_proxy::KubeProxy;
+use crate::kube_proxy::{self, KubeProxy};
 use crate::plugin_client::StartedProvider;
 use crate::provider_process::{peak_rss_kib, provider_pids};
 use crate::terraform::Workspace;
@@ -71,6 +71,48 @@ fn gitlabrunner_serial_env() -> &'static str {
     "GITLABRUNNER_SERIAL_API_CALLS"
 }
 
+/// The requests a provider process makes once, not once per binding, counted in one command:
+/// the proof of wiring's reads (issue 12) and the account question.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OncePerProcess {
+    /// `GET /.well-known/openid-configuration`: the cluster's service account issuer.
+    pub discovery: usize,
+    /// The issuer's fallback: a TokenRequest for `default/default` (made only when the
+    /// discovery document cannot be read).
+    pub issuer_token: usize,
+    /// `iam:GetOpenIDConnectProvider`: the OIDC provider's URL and client ids.
+    pub get_oidc_provider: usize,
+    /// `sts:GetCallerIdentity`: whose account the credentials are.
+    pub get_caller_identity: usize,
+}
+
+impl OncePerProcess {
+    /// The Kubernetes path of the issuer's fallback TokenRequest.
+    const ISSUER_TOKEN_PATH: &'static str =
+        "/api/v1/namespaces/default/serviceaccounts/default/token";
+
+    /// Counts them in both proxies' logs.
+    pub fn count(aws: &[RequestRecord], kube: &[RequestRecord]) -> Self {
+        let aws_calls = |kind: &str| aws.iter().filter(|r| r.kind() == kind).count();
+        let kube_calls = |method: &str, path: &str| {
+            kube.iter()
+                .filter(|r| r.method == method && kube_proxy::path_of(r) == Some(path))
+                .count()
+        };
+        OncePerProcess {
+            discovery: kube_calls("GET", "/.well-known/openid-configuration"),
+            issuer_token: kube_calls("POST", Self::ISSUER_TOKEN_PATH),
+            get_oidc_provider: aws_calls("iam:GetOpenIDConnectProvider"),
+            get_caller_identity: aws_calls("sts:GetCallerIdentity"),
+        }
+    }
+
+    /// The proof of wiring's reads (issue 12's own).
+    pub fn wiring(&self) -> usize {
+        self.discovery + self.issuer_token + self.get_oidc_provider
+    }
+}
+
 /// The requests of one Terraform command, from both logs.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
@@ -82,6 +124,12 @@ pub struct Window {
     pub depth: usize,
     /// Requests made.
     pub requests: usize,
+    /// Of them, those made once per provider process.
+    pub once: OncePerProcess,
+    /// Provider processes Terraform ran during the command (polled from `/proc`).
+    pub processes: usize,
+    /// The largest peak RSS among them, KiB.
+    pub peak_rss_kib: u64,
     /// How long the AWS emulator took per request beyond the injected latency (median, as
     /// the AWS proxy saw it).
     pub aws_service: Duration,
@@ -247,8 +295,8 @@ impl<'a> Bench<'a> {
         Ok(started.elapsed())
     }
 
-    /// Runs `args` with the latency on and returns the requests it made.
-    /// `label` names its timeline file.
+    /// Runs `args` with the latency on and returns the requests it made, and the provider
+    /// processes that ran meanwhile. `label` names its timeline file.
     async fn measured(
         &self,
         ws: &Workspace,
@@ -257,12 +305,24 @@ impl<'a> Bench<'a> {
     ) -> Result<Window, BenchError> {
         self.clear_logs();
         self.latency(true);
-        let wall = self.run(ws, args).await;
+        let stop = AtomicBool::new(false);
+        let (wall, (processes, peak)) = tokio::join!(
+            async {
+                let wall = self.run(ws, args).await;
+                stop.store(true, Ordering::SeqCst);
+                wall
+            },
+            watch_providers(ws.dir(), &stop)
+        );
         self.latency(false);
         if let Some(dir) = &self.options.timeline {
             self.write_timeline(&dir.join(format!("{label}.tsv")))?;
         }
-        Ok(self.window(wall?))
+        Ok(Window {
+            processes,
+            peak_rss_kib: peak,
+            ..self.window(wall?)
+        })
     }
 
     /// Both logs on one time line: start and end in ms from the first request, the side,
@@ -300,8 +360,10 @@ impl<'a> Bench<'a> {
         let intervals = |log: Vec<RequestRecord>| -> Vec<(Instant, Instant)> {
             log.iter().map(|r| (r.started_at, r.finished_at)).collect()
         };
-        let aws = intervals(self.proxy.requests());
-        let kube = intervals(self.kube_proxy.requests());
+        let (aws_log, kube_log) = (self.proxy.requests(), self.kube_proxy.requests());
+        let once = OncePerProcess::count(&aws_log, &kube_log);
+        let aws = intervals(aws_log);
+        let kube = intervals(kube_log);
         let service = |intervals: &[(Instant, Instant)]| {
             median(
                 intervals
@@ -323,6 +385,9 @@ impl<'a> Bench<'a> {
             span,
             depth: critical_path_depth(all.iter().copied()),
             requests: all.len(),
+            once,
+            processes: 0,
+            peak_rss_kib: 0,
             aws_service: service(&aws),
             kube_service: service(&kube),
         }
@@ -466,17 +531,8 @@ impl<'a> Bench<'a> {
             let mut plan = vec!["plan", "-input=false", "-no-color", "-detailed-exitcode"];
             plan.extend(mode.parallelism());
             // -detailed-exitcode: 0 is an empty plan; anything else fails the run.
-            let stop = AtomicBool::new(false);
-            let (window, peak) = tokio::join!(
-                async {
-                    let window = self.measured(&ws, &plan, &format!("plan-{mode:?}")).await;
-                    stop.store(true, Ordering::SeqCst);
-                    window
-                },
-                peak_rss(ws.dir(), &stop)
-            );
-            figures[i].plan = window?;
-            figures[i].plan_peak_rss_kib = peak;
+            figures[i].plan = self.measured(&ws, &plan, &format!("plan-{mode:?}")).await?;
+            figures[i].plan_peak_rss_kib = figures[i].plan.peak_rss_kib;
             if mode == Mode::Concurrent {
                 floors.plan = self.unmeasured(&ws, &plan).await?;
                 floors.state_bytes = state_bytes(&ws);
@@ -522,8 +578,9 @@ fn state_bytes(ws: &Workspace) -> u64 {
     std::fs::metadata(ws.dir().join("terraform.tfstate")).map_or(0, |m| m.len())
 }
 
-/// Polls the peak RSS of every provider process in `dir` until `stop`; the largest, KiB.
-async fn peak_rss(dir: &std::path::Path, stop: &AtomicBool) -> u64 {
+/// Polls the provider processes in `dir` until `stop`: how many ran, and the largest peak RSS
+/// among them, KiB.
+async fn watch_providers(dir: &std::path::Path, stop: &AtomicBool) -> (usize, u64) {
     let mut pids = BTreeSet::new();
     let mut peak = 0;
     let mut rounds = 0u32;
@@ -537,7 +594,7 @@ async fn peak_rss(dir: &std::path::Path, stop: &AtomicBool) -> u64 {
         rounds += 1;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    peak
+    (pids.len(), peak)
 }
 
 /// Runs every measurement.

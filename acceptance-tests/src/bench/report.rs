@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::measure::{ModeFigures, Results, Window};
+use super::measure::{ModeFigures, OncePerProcess, Results, Window};
 
 /// One row: a figure, its target, both modes, whether the target holds.
 struct Row {
@@ -30,6 +30,31 @@ fn api(window: &Window, latency: Duration) -> String {
         window.depth,
         window.requests
     )
+}
+
+/// The once-per-process reads of a command, and how many provider processes it ran.
+fn once(window: &Window) -> String {
+    let OncePerProcess {
+        discovery,
+        issuer_token,
+        get_oidc_provider,
+        get_caller_identity,
+    } = window.once;
+    let fallback = match issuer_token {
+        0 => String::new(),
+        n => format!(" + {n} TokenRequest"),
+    };
+    format!(
+        "{discovery} discovery GET{fallback}, {get_oidc_provider} GetOpenIDConnectProvider, \
+         {get_caller_identity} GetCallerIdentity; {} provider process{}",
+        window.processes,
+        if window.processes == 1 { "" } else { "es" }
+    )
+}
+
+/// Whether the proof of wiring added at most one request per provider process.
+fn wiring_within_budget(window: &Window) -> bool {
+    window.once.wiring() <= window.processes
 }
 
 fn verdict(holds: bool) -> String {
@@ -79,6 +104,23 @@ fn rows(results: &Results) -> Vec<Row> {
             concurrent: api(&c.destroy, l),
             serial: api(&s.destroy, l),
             verdict: bounded_verdict(&c.destroy, &results.floors.destroy, l, many_target),
+        },
+        Row {
+            figure: format!(
+                "plan of {n}: requests once per provider process (issuer discovery, OIDC \
+                 provider, account)"
+            ),
+            target: "wiring <= 1 per process".into(),
+            concurrent: once(&c.plan),
+            serial: once(&s.plan),
+            verdict: verdict(wiring_within_budget(&c.plan) && wiring_within_budget(&s.plan)),
+        },
+        Row {
+            figure: "create: requests once per provider process, before anything is created".into(),
+            target: "-".into(),
+            concurrent: once(&c.create),
+            serial: once(&s.create),
+            verdict: "-".into(),
         },
         Row {
             figure: "create: whole `terraform apply` of the saved plan".into(),
@@ -290,10 +332,16 @@ pub fn markdown(
          requests are in the logs); the median of {} creates.\n\
          - **plan**: `terraform plan` of {n} such bindings (each read makes {} requests: GetRole, \
          ListAttachedRolePolicies, GetRolePolicy, the ServiceAccount, and each grant's Role and \
-         RoleBinding), at Terraform's default parallelism of 10; the plan is empty. The wiring \
-         check adds 2 requests per provider process, not per binding: the cluster's \
-         `/.well-known/openid-configuration` and `GetOpenIDConnectProvider`, side by side (the \
-         create, a process of its own, makes them too, before anything is created).\n\
+         RoleBinding), at Terraform's default parallelism of 10; the plan is empty. The proof of \
+         wiring adds one request per provider process, not per binding: the cluster's \
+         `/.well-known/openid-configuration` (the ARN names the OIDC provider's issuer, so the \
+         plan needs nothing from IAM). An apply that creates a binding or changes its OIDC \
+         provider or audience, in a process of its own, reads the issuer and \
+         `GetOpenIDConnectProvider` side by side before anything is created: one round trip on \
+         the create's critical path. A plan that creates or changes a role also asks \
+         `GetCallerIdentity` once per process (the account check); the plan here changes \
+         nothing. The *once per provider process* rows count these requests and the provider \
+         processes Terraform ran for the command (polled from `/proc`).\n\
          - **destroy**: `terraform apply` of a saved destroy plan of the {n} (the refresh of \
          `plan -destroy` is not in the figure).\n\
          - **whole command**: the wall time of the Terraform command, Terraform's own work, \
@@ -368,6 +416,11 @@ mod tests {
             span: Duration::from_millis(span_ms),
             depth,
             requests: 1000,
+            once: OncePerProcess {
+                discovery: 1,
+                ..OncePerProcess::default()
+            },
+            processes: 1,
             ..Window::default()
         }
     }
@@ -418,6 +471,40 @@ mod tests {
             "{table}"
         );
         assert!(line("peak RSS").ends_with("met"), "{table}");
+        let once = line("plan of 100: requests once per provider process");
+        assert!(
+            once.contains("1 discovery GET, 0 GetOpenIDConnectProvider, 0 GetCallerIdentity; 1 provider process")
+                && once.ends_with("met"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn wiring_reads_beyond_one_per_process_miss_the_budget() {
+        let mut over = results(1100);
+        over.concurrent.plan.once.get_oidc_provider = 1;
+        assert!(
+            table_line(&over, "plan of 100: requests once").ends_with("MISSED"),
+            "{}",
+            table(&over)
+        );
+        // The account question is not the wiring's.
+        let mut account = results(1100);
+        account.concurrent.plan.once.get_caller_identity = 1;
+        assert!(
+            table_line(&account, "plan of 100: requests once").ends_with("met"),
+            "{}",
+            table(&account)
+        );
+    }
+
+    fn table_line(results: &Results, prefix: &str) -> String {
+        let table = table(results);
+        table
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap()
+            .to_string()
     }
 
     #[test]

@@ -67,6 +67,7 @@ async fn main() -> ExitCode {
             harness.provider().profile
         );
     }
+    let load_at_start = bench::machine::load_average();
     let results = match bench::run(&harness, args.options).await {
         Ok(results) => results,
         Err(error) => {
@@ -75,6 +76,10 @@ async fn main() -> ExitCode {
         }
     };
     println!("{}", bench::report::table(&results));
+    println!(
+        "load average (1, 5, 15 min): {load_at_start} at the start, {} at the end",
+        bench::machine::load_average()
+    );
     if let Some(out) = args.out {
         let software = vec![
             (
@@ -105,7 +110,11 @@ async fn main() -> ExitCode {
                 },
             ),
         ];
-        let doc = bench::report::markdown(&results, &bench::machine::describe(), &software);
+        let doc = bench::report::markdown(
+            &results,
+            &bench::machine::describe(&load_at_start),
+            &software,
+        );
         if let Err(error) = std::fs::write(&out, doc) {
             eprintln!("bench: writing {}: {error}", out.display());
             return ExitCode::FAILURE;

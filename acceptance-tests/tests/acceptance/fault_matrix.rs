@@ -21,15 +21,21 @@
 //! exactly what exists (checked against IAM, S3 and Kubernetes with the harness's clients); and
 //! for create cases nothing exists at all. Then the faults go, and `terraform destroy` must
 //! leave nothing behind.
+//!
+//! The binding's proof of wiring (issue 12) reads the cluster's issuer
+//! (`GET /.well-known/openid-configuration`) and `iam:GetOpenIDConnectProvider` once per
+//! provider process, for every instance at once, so those calls (also taken from the reference
+//! create's logs) are failed each in a Terraform run of its own: a read the provider cannot make
+//! is a warning or a fallback, never an error and never silence, and nothing is left behind.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use gitlabrunner_acceptance::aws::AwsClients;
-use gitlabrunner_acceptance::aws::proxy::AwsProxy;
+use gitlabrunner_acceptance::aws::proxy::{AwsProxy, RequestRecord};
 use gitlabrunner_acceptance::kube_proxy::KubeProxy;
 use gitlabrunner_acceptance::say;
-use gitlabrunner_acceptance::terraform::{Diagnostic, RunOutput, State, Workspace};
+use gitlabrunner_acceptance::terraform::{Diagnostic, RunOutput, Severity, State, Workspace};
 use gitlabrunner_acceptance::workload::{CallTemplate, FaultKind, templates, token};
 use gitlabrunner_acceptance::{Harness, harness};
 use tokio::sync::OnceCell;
@@ -77,6 +83,9 @@ pub struct Reference {
     pub update: Vec<CallTemplate>,
     /// Calls of the destroy apply (of an updated instance).
     pub delete: Vec<CallTemplate>,
+    /// The proof of wiring's reads in the create apply (once per provider process, not about
+    /// the instance).
+    pub wiring: Vec<CallTemplate>,
 }
 
 impl Reference {
@@ -169,6 +178,7 @@ async fn reference<W: Workload>(h: &Harness, workload: &W) -> Reference {
         &[],
     )
     .await;
+    let wiring = wiring_calls(&proxy.requests(), &kube.requests());
     let (refresh, update) = phase(
         Some(workload.config(PROVIDER_BODY, std::slice::from_ref(&updated))),
         &[],
@@ -180,20 +190,24 @@ async fn reference<W: Workload>(h: &Harness, workload: &W) -> Reference {
         refresh,
         update,
         delete,
+        wiring,
     };
     say!(
-        "fault matrix: {} reference calls: create {}, refresh {}, update {}, delete {}",
+        "fault matrix: {} reference calls: create {}, refresh {}, update {}, delete {}, wiring \
+         reads {}",
         W::LABEL,
         reference.create.len(),
         reference.refresh.len(),
         reference.update.len(),
-        reference.delete.len()
+        reference.delete.len(),
+        reference.wiring.len()
     );
     for (label, calls) in [
         ("create", &reference.create),
         ("refresh", &reference.refresh),
         ("update", &reference.update),
         ("delete", &reference.delete),
+        ("wiring", &reference.wiring),
     ] {
         for call in calls {
             say!("fault matrix:   {} {label}: {call}", W::LABEL);
@@ -508,6 +522,190 @@ async fn every_phase<W: Workload>(h: &Harness, shared: &Shared<W>) {
         W::LABEL,
         problems.join("\n")
     );
+}
+
+/// The cluster's issuer, read by the proof of wiring.
+const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+/// The issuer's fallback when the discovery document cannot be read.
+const ISSUER_TOKEN_PATH: &str = "/api/v1/namespaces/default/serviceaccounts/default/token";
+
+/// The proof of wiring's reads among a create apply's requests, as fault templates (they name
+/// no instance, so the faults hit every instance of the run).
+fn wiring_calls(aws: &[RequestRecord], kube: &[RequestRecord]) -> Vec<CallTemplate> {
+    let mut calls = Vec::new();
+    if aws
+        .iter()
+        .any(|r| r.kind() == "iam:GetOpenIDConnectProvider")
+    {
+        calls.push(CallTemplate::Aws {
+            service: "iam".into(),
+            operation: "GetOpenIDConnectProvider".into(),
+            params: Vec::new(),
+            bucket: None,
+        });
+    }
+    let discovery = |r: &RequestRecord| {
+        r.method == "GET" && gitlabrunner_acceptance::kube_proxy::path_of(r) == Some(DISCOVERY_PATH)
+    };
+    if kube.iter().any(discovery) {
+        calls.push(CallTemplate::Kube {
+            method: "GET".into(),
+            path: DISCOVERY_PATH.into(),
+        });
+    }
+    calls
+}
+
+/// One wiring read failed with `kind` for a new binding, in a run of its own: the create still
+/// succeeds, with the warning that names the read (`iam:GetOpenIDConnectProvider`) or through
+/// the issuer's fallback (a TokenRequest); the state is truthful; the destroy leaves nothing.
+async fn wiring_case(
+    shared: &Shared<Bindings>,
+    h: &Harness,
+    index: usize,
+    call: &CallTemplate,
+    kind: FaultKind,
+) -> Vec<String> {
+    let workload = shared.workload.as_ref();
+    let spec = workload.initial(&token(&format!("w{index:03}")));
+    let token = Bindings::token(&spec).to_string();
+    let address = Bindings::address(&spec);
+    let label = format!("{address} [wiring {call} {}]", kind.label());
+    workload.prepare(h, std::slice::from_ref(&spec)).await;
+    let proxy = h.start_proxy().unwrap();
+    let kube = h.start_kube_proxy().unwrap();
+    let ws = h.workspace_through(&proxy, &kube).unwrap();
+    ws.write(
+        "main.tf",
+        &workload.config(PROVIDER_BODY, std::slice::from_ref(&spec)),
+    )
+    .unwrap();
+    let faults = Faults {
+        aws: &proxy,
+        kube: &kube,
+    };
+    if let Some(rule) = call.aws_rule(&token, kind) {
+        proxy.add_fault(rule);
+    }
+    if let Some(rule) = call.kube_rule(&token, kind) {
+        kube.add_fault(rule);
+    }
+    let run = ws
+        .run(&[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-json",
+        ])
+        .await
+        .unwrap();
+    faults.remove();
+    let mut problems = Vec::new();
+    let fired = proxy
+        .requests()
+        .iter()
+        .chain(kube.requests().iter())
+        .filter(|r| r.fault.is_some())
+        .count();
+    if fired == 0 {
+        problems.push(format!("{label}: the fault never fired"));
+    }
+    let diagnostics = run.diagnostics();
+    if !run.success() {
+        problems.push(format!(
+            "{label}: the create failed: {}",
+            gitlabrunner_acceptance::terraform::render(&diagnostics)
+        ));
+    }
+    let step = call.step_text(&token);
+    let said = match call {
+        CallTemplate::Aws { .. } => diagnostics.iter().any(|d| {
+            d.severity == Severity::Warning
+                && d.address.as_deref() == Some(address.as_str())
+                && d.detail.contains(&step)
+        }),
+        // The issuer comes from the fallback instead.
+        CallTemplate::Kube { .. } => kube.requests().iter().any(|r| {
+            r.method == "POST"
+                && gitlabrunner_acceptance::kube_proxy::path_of(r) == Some(ISSUER_TOKEN_PATH)
+        }),
+    };
+    if !said {
+        problems.push(format!(
+            "{label}: neither a warning naming {step:?} nor the issuer's fallback; \
+             diagnostics: {:?}",
+            diagnostics.iter().map(|d| d.one_line()).collect::<Vec<_>>()
+        ));
+    }
+    let aws = h.aws_clients().await;
+    let state = ws.show().await.unwrap();
+    let truth = workload
+        .truth(h, &aws, state.resource(&address), &spec, &spec)
+        .await;
+    if !truth.mismatches.is_empty() {
+        problems.push(format!(
+            "{label}: state is not truthful: {}",
+            truth.mismatches.join("; ")
+        ));
+    }
+    let cleanup = ws
+        .run(&[
+            "destroy",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-json",
+        ])
+        .await
+        .unwrap();
+    if !cleanup.success() {
+        problems.push(format!(
+            "{label}: destroy failed: {}",
+            gitlabrunner_acceptance::terraform::render(&cleanup.diagnostics())
+        ));
+    }
+    let left = workload.truth(h, &aws, None, &spec, &spec).await.objects;
+    if !left.is_empty() {
+        problems.push(format!("{label}: left after destroy: {left:?}"));
+    }
+    workload.tidy(h, &[spec]).await;
+    problems
+}
+
+#[tokio::test]
+async fn binding_survives_faults_in_the_wiring_reads() {
+    let test = "binding_survives_faults_in_the_wiring_reads";
+    let Some(h) = harness(test).await else { return };
+    let shared = bindings(&h).await;
+    let calls = &shared.reference.wiring;
+    assert_eq!(
+        calls.len(),
+        2,
+        "the reference create reads the cluster's issuer and the OIDC provider: {calls:?}"
+    );
+    let cases: Vec<(CallTemplate, FaultKind)> = calls
+        .iter()
+        .flat_map(|call| FaultKind::ALL.map(|kind| (call.clone(), kind)))
+        .collect();
+    let started = Instant::now();
+    let reports = futures::future::join_all(
+        cases
+            .iter()
+            .enumerate()
+            .map(|(i, (call, kind))| wiring_case(shared, &h, i, call, *kind)),
+    )
+    .await;
+    let problems: Vec<String> = reports.into_iter().flatten().collect();
+    say!(
+        "fault matrix: binding wiring reads: {} cases ({} calls x {} faults), {} problems, {:.1} s",
+        cases.len(),
+        calls.len(),
+        FaultKind::ALL.len(),
+        problems.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[tokio::test]

@@ -1,8 +1,11 @@
 //! Issue 12's proof of wiring at plan and apply time, through the real CLI: each miswiring of
-//! a `gitlabrunner_irsa_binding` is refused with its exact diagnostic, at plan when the OIDC
-//! provider ARN is known then, else at apply before anything is created; a correct wiring
-//! (also with the issuer's host written in another case) passes, and an identity that cannot
-//! read the cluster's issuer gets a warning, never silence.
+//! a `gitlabrunner_irsa_binding` is refused with its exact diagnostic, and where it fires is
+//! asserted. The plan reads only the cluster's issuer (one request per provider process), so it
+//! refuses another cluster's OIDC provider from the ARN alone; what needs IAM's answer (the
+//! provider exists, lists the audience) is refused at apply, before anything is created, as is
+//! everything when the ARN is known only during apply. A correct wiring (also with the issuer's
+//! host written in another case) passes, and an identity that cannot read the cluster's issuer
+//! gets a warning, never silence.
 //!
 //! Each test runs against a Kubernetes API emulator of its own whose issuer is a unique
 //! EKS-style URL, so the IAM OIDC providers it registers belong to no other test. Against a
@@ -203,6 +206,33 @@ fn another_cluster(arn: &str, provider_url: &str, issuer: &str) -> String {
     )
 }
 
+/// Plans (which must say nothing about the binding: it cannot see this miswiring), then
+/// applies: the one error, and nothing exists afterwards (role, ServiceAccount, state).
+async fn refused_at_apply(
+    ws: &Workspace,
+    aws: &AwsClients,
+    cluster: &Cluster,
+    role: &str,
+) -> (String, String, Option<String>) {
+    let planned = ws
+        .run_ok(&["plan", "-input=false", "-no-color", "-json"])
+        .await;
+    assert!(
+        planned
+            .as_ref()
+            .is_ok_and(|run| ours(&run.diagnostics()).is_empty()),
+        "the plan cannot see it and says nothing: {planned:?}"
+    );
+    let refused = the_one(&ws.apply_expect_error().await.unwrap(), Severity::Error);
+    assert!(!role_exists(aws, role).await, "no role {role}");
+    assert!(!cluster.service_account_exists(role).await);
+    assert!(
+        ws.show().await.unwrap().resource(ADDRESS).is_none(),
+        "the binding is not in state"
+    );
+    refused
+}
+
 /// What one case showed: where it fired and whether nothing was created.
 struct Outcome {
     case: &'static str,
@@ -259,39 +289,23 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         ),
     )
     .unwrap();
-    let planned = ws
-        .run_ok(&["plan", "-input=false", "-no-color", "-json"])
-        .await;
-    assert!(
-        planned
-            .as_ref()
-            .is_ok_and(|run| ours(&run.diagnostics()).is_empty()),
-        "the plan cannot check an unknown ARN and says nothing: {planned:?}"
-    );
-    let (summary, detail, _) = the_one(&ws.apply_expect_error().await.unwrap(), Severity::Error);
+    // The plan cannot check an unknown ARN.
+    let (summary, detail, _) = refused_at_apply(&ws, &aws, &cluster, &role).await;
     assert_eq!(summary, "OIDC provider of another cluster");
     assert_eq!(detail, another_cluster(&other, &other_url, issuer));
-    assert!(!role_exists(&aws, &role).await, "no role {role}");
-    assert!(!cluster.service_account_exists(&role).await);
-    let state = ws.show().await.unwrap();
-    assert!(
-        state.resource(ADDRESS).is_none(),
-        "the binding is not in state"
-    );
     outcomes.push(Outcome {
         case: "another cluster's OIDC provider, ARN known at apply",
         stage: "apply",
     });
     unregister(&aws, &other).await;
 
-    // 3. The cluster's provider without sts.amazonaws.com: refused at plan.
+    // 3. The cluster's provider without sts.amazonaws.com: refused at apply, nothing created.
     let own = register(&aws, issuer, &["some-other-client"]).await;
     let role = unique_name("mw-nosts");
     let ws = workspace(&h, &cluster.kubeconfig);
     ws.write("main.tf", &binding(&cluster, &role, &hcl::quote(&own), ""))
         .unwrap();
-    let (summary, detail, highlighted) =
-        the_one(&ws.plan_expect_error().await.unwrap(), Severity::Error);
+    let (summary, detail, highlighted) = refused_at_apply(&ws, &aws, &cluster, &role).await;
     assert_eq!(summary, "Audience not accepted by the OIDC provider");
     assert_eq!(
         detail,
@@ -306,13 +320,12 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         )
     );
     assert_eq!(highlighted.as_deref(), Some(hcl::quote(&own).as_str()));
-    assert!(!role_exists(&aws, &role).await);
     outcomes.push(Outcome {
         case: "OIDC provider without sts.amazonaws.com",
-        stage: "plan",
+        stage: "apply",
     });
 
-    // 4. An audience the provider does not list: refused at plan, at `audience`.
+    // 4. An audience the provider does not list: refused at apply, at `audience`.
     // (moto answers AddClientIDToOpenIDConnectProvider with a 500: register it again.)
     unregister(&aws, &own).await;
     let own = register(&aws, issuer, &["some-other-client", "sts.amazonaws.com"]).await;
@@ -328,8 +341,7 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         ),
     )
     .unwrap();
-    let (summary, detail, highlighted) =
-        the_one(&ws.plan_expect_error().await.unwrap(), Severity::Error);
+    let (summary, detail, highlighted) = refused_at_apply(&ws, &aws, &cluster, &role).await;
     assert_eq!(summary, "Audience not accepted by the OIDC provider");
     assert!(
         detail.starts_with(&format!(
@@ -347,7 +359,7 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
     assert_eq!(highlighted.as_deref(), Some("\"gitlab-runner\""));
     outcomes.push(Outcome {
         case: "audience the OIDC provider does not list",
-        stage: "plan",
+        stage: "apply",
     });
 
     // 5. A correct wiring passes plan and apply.
@@ -368,13 +380,13 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         stage: "passes",
     });
 
-    // 6. The OIDC provider deleted: refused at plan.
+    // 6. The OIDC provider deleted: refused at apply, nothing created.
     unregister(&aws, &own).await;
     let role = unique_name("mw-gone");
     let ws = workspace(&h, &cluster.kubeconfig);
     ws.write("main.tf", &binding(&cluster, &role, &hcl::quote(&own), ""))
         .unwrap();
-    let (summary, detail, _) = the_one(&ws.plan_expect_error().await.unwrap(), Severity::Error);
+    let (summary, detail, _) = refused_at_apply(&ws, &aws, &cluster, &role).await;
     assert_eq!(summary, "OIDC provider not found");
     assert_eq!(
         detail,
@@ -387,10 +399,9 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
              \"this\" {{}} finds the cluster's."
         )
     );
-    assert!(!role_exists(&aws, &role).await);
     outcomes.push(Outcome {
         case: "deleted OIDC provider",
-        stage: "plan",
+        stage: "apply",
     });
 
     // 7. The provider registered with the issuer's host in upper case: IAM compares hosts

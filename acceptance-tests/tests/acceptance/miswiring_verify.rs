@@ -12,9 +12,6 @@
 //!   `src/resources/irsa_binding/verify_tests.rs`);
 //! - a correct wiring still passes `verify` through the rig's STS.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,6 +20,7 @@ use gitlabrunner_acceptance::aws::web_identity::{gate_for, messages};
 use gitlabrunner_acceptance::{Diagnostic, Severity, Workspace, say};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use kube::api::PostParams;
+use kube_emulator::authn::service_account::Signer;
 use serde_json::{Value, json};
 
 use crate::binding_support::{ADDRESS, Fixture, binding};
@@ -323,26 +321,12 @@ async fn correct_wiring_and_rig_only_tokens() -> Vec<String> {
             .unwrap(),
     )
     .unwrap();
-    let other_key = KeyPair::generate(KeySize::Rsa2048).unwrap();
-    let sign = |claims: &Value| {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0; other_key.public_modulus_len()];
-        other_key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
-            .unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    };
+    let kid = header["kid"]
+        .as_str()
+        .expect("the cluster's tokens name their key");
+    let other_key = Signer::generate_with_kid(kid);
     assert_eq!(
-        rig_answer(&f, &role_arn(&f), &sign(&claims)).await,
+        rig_answer(&f, &role_arn(&f), &other_key.sign(&claims)).await,
         Err((
             "InvalidIdentityToken".to_string(),
             messages::INVALID_IDENTITY_TOKEN.to_string()

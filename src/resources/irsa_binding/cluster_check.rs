@@ -1,12 +1,26 @@
-//! Proof of wiring, at plan time (when the OIDC provider ARN and the audience are known) and
-//! again at apply time before anything is created: the binding's OIDC provider is the one of
-//! the cluster the provider is configured for, it exists, and it accepts the audience.
+//! Proof of wiring: the binding's OIDC provider is the one of the cluster the provider is
+//! configured for, it exists, and it accepts the audience.
 //!
 //! Real STS matches a web identity token to the IAM OIDC provider whose URL is the token's
 //! `iss`, and refuses an `aud` missing from that provider's client IDs (STS API reference,
 //! AssumeRoleWithWebIdentity, errors `InvalidIdentityToken` and `IDPRejectedClaim`,
 //! <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html>).
 //! Issuers are compared by [`crate::wiring::issuer`]'s rules.
+//!
+//! The checks are split by what they need, so that a plan adds one request per provider
+//! process, whatever the number of bindings:
+//! - [`check_at_plan`]: the cluster's issuer (one read per process) against the issuer the ARN
+//!   names. An OIDC provider's ARN is `arn:PARTITION:iam::ACCOUNT:oidc-provider/NAME`, and its
+//!   NAME is the provider's URL without `https://` (Service Authorization Reference, IAM,
+//!   resource type `oidc-provider`,
+//!   <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html#awsidentityandaccessmanagementiam-resources-for-iam-policies>;
+//!   the EKS user guide's trust policy,
+//!   <https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html>),
+//!   so "another cluster's provider" needs no IAM read.
+//! - [`check_at_apply`]: the same, and `iam:GetOpenIDConnectProvider` side by side with it
+//!   (one round trip): the provider exists, IAM's URL is the cluster's issuer, and its client
+//!   IDs include the audience. It runs before anything is created or the trust policy changes;
+//!   `verify` checks the same against a real token.
 
 use crate::aws::OidcProviderArn;
 use crate::codec::{AttributePath, Diagnostic, Diagnostics};
@@ -15,9 +29,18 @@ use crate::wiring::{ClusterIssuer, Issuer, ProviderRead, Relation};
 
 use super::schema::DEFAULT_AUDIENCE;
 
-/// Reads what the check needs (each once per provider process; the two reads side by side,
-/// so the check adds one round trip) and checks the wiring.
-pub async fn check(ctx: &Context, oidc: &OidcProviderArn, audience: &str) -> Diagnostics {
+/// The plan-time check: reads the cluster's issuer (once per provider process) and compares
+/// it with the issuer `oidc` names ([`check_arn`]). It reads nothing from IAM.
+pub async fn check_at_plan(ctx: &Context, oidc: &OidcProviderArn) -> Diagnostics {
+    // Boxed: kube's futures are large, and the plan's stack is not.
+    let cluster = Box::pin(ctx.provider.cluster_issuer(&ctx.cancel)).await;
+    check_arn(&cluster, oidc)
+}
+
+/// The apply-time check, before anything is created: reads the cluster's issuer and the OIDC
+/// provider (each once per provider process, side by side, so the check adds one round trip)
+/// and checks the wiring ([`check_arn`], then [`check_provider`]).
+pub async fn check_at_apply(ctx: &Context, oidc: &OidcProviderArn, audience: &str) -> Diagnostics {
     let (cluster, read) = ctx
         .provider
         .fanout
@@ -200,10 +223,17 @@ fn audience_refused(oidc: &OidcProviderArn, audience: &str, client_ids: &[String
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::{IrsaBinding, testing};
     use super::*;
-    use crate::codec::Severity;
+    use crate::codec::{Severity, Value};
     use crate::data_sources::oidc_provider::lookup::OidcProvider;
+    use crate::framework::Resource as _;
+    use crate::provider::ProviderData;
+    use crate::provider::fake_aws::{FakeAws, query_error};
     use crate::wiring::IssuerSource;
 
     const HOST_PATH: &str = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
@@ -247,6 +277,105 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// A provider process over a Kubernetes API whose issuer is [`testing::OIDC`]'s and an
+    /// IAM that knows that OIDC provider; both record what they are asked.
+    async fn provider_process() -> (Context, crate::wiring::tests::Seen, FakeAws) {
+        let (kube, seen) = crate::wiring::tests::scripted(|_, _| {
+            (
+                200,
+                serde_json::json!({"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"}),
+            )
+        });
+        let aws = FakeAws::new(|seen| match seen.action() {
+            "GetOpenIDConnectProvider" => (
+                200,
+                crate::wiring::tests::oidc_provider_answer(
+                    "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+                ),
+            ),
+            _ => (400, query_error("InvalidAction", "not in this test")),
+        });
+        let provider = ProviderData::builder()
+            .region("us-east-1")
+            .default_oidc_provider_arn(testing::OIDC)
+            .sdk_config(aws.sdk_config("us-east-1").await)
+            .kube_client(kube)
+            .build();
+        let ctx = Context::new(Arc::new(provider), CancellationToken::new());
+        (ctx, seen, aws)
+    }
+
+    fn actions(aws: &FakeAws) -> Vec<String> {
+        aws.seen().iter().map(|s| s.action().to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_plan_of_many_bindings_reads_the_clusters_issuer_once_and_nothing_from_iam() {
+        let (ctx, seen, aws) = provider_process().await;
+        let config = testing::manager_config();
+        let (created, _) = testing::plan(&Value::Null, &config);
+        let mut applied = created.planned.clone();
+        applied.set_attr("role_unique_id", "AROAEXAMPLE".into());
+        applied.set_attr("service_account_uid", "uid-1".into());
+        applied.set_attr("service_account_adopted", false.into());
+        let (unchanged, _) = testing::plan(&applied, &config);
+        // 50 no-op plans (a refresh) and 50 creates, all at once, as Terraform sends them.
+        let plans = (0..100).map(|i| {
+            let (ctx, mut change) = (
+                ctx.clone(),
+                if i % 2 == 0 {
+                    unchanged.clone()
+                } else {
+                    created.clone()
+                },
+            );
+            async move { IrsaBinding.modify_plan(&ctx, &mut change).await }
+        });
+        for diags in futures::future::join_all(plans).await {
+            assert!(!diags.has_errors(), "{diags:?}");
+        }
+        let kube: Vec<String> = seen.lock().unwrap().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(kube, ["/.well-known/openid-configuration"]);
+        // The creates' account question is another check's; the wiring reads nothing from IAM.
+        assert!(
+            actions(&aws).iter().all(|a| a == "GetCallerIdentity"),
+            "{:?}",
+            actions(&aws)
+        );
+
+        // At apply, the OIDC provider is read too, side by side, once per process.
+        let oidc = OidcProviderArn::parse(testing::OIDC).unwrap();
+        let checks = (0..20).map(|_| check_at_apply(&ctx, &oidc, "sts.amazonaws.com"));
+        for diags in futures::future::join_all(checks).await {
+            assert!(diags.is_empty(), "{diags:?}");
+        }
+        assert_eq!(seen.lock().unwrap().len(), 1, "the issuer is kept");
+        let reads = actions(&aws)
+            .into_iter()
+            .filter(|a| a == "GetOpenIDConnectProvider")
+            .count();
+        assert_eq!(reads, 1);
+    }
+
+    #[tokio::test]
+    async fn the_plan_refuses_another_clusters_provider_from_its_arn_alone() {
+        let (ctx, _, aws) = provider_process().await;
+        let other = OidcProviderArn::parse(
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+        )
+        .unwrap();
+        let diags = check_at_plan(&ctx, &other).await;
+        assert_eq!(
+            summaries(&diags),
+            [(
+                Severity::Error,
+                "OIDC provider of another cluster".to_string(),
+                "oidc_provider_arn".to_string()
+            )]
+        );
+        assert!(aws.seen().is_empty());
     }
 
     #[test]

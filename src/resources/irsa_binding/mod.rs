@@ -3,7 +3,9 @@
 //!
 //! - [`schema`], [`model`]: what users write and what state holds, typed.
 //! - [`validate`] and [`plan`]: every check and every value known before any API call;
-//!   [`account`]: the one plan-time question to AWS (whose account the credentials are).
+//!   [`account`]: the one plan-time question to AWS (whose account the credentials are);
+//!   [`cluster_check`]: the proof of wiring (the cluster's issuer at plan, the OIDC provider
+//!   too at apply).
 //! - [`naming`], [`trust`], [`presets`], [`irsa`], [`objects`]: the pure builders.
 //! - [`remote`]: the operations on IAM, STS, EKS and Kubernetes as traits; [`iam`], [`eks`]
 //!   and [`kube`] implement them over the real clients.
@@ -161,7 +163,7 @@ fn plan_without_api(defaults: &ProviderDefaults, change: &mut PlannedChange) -> 
 /// The apply-time proof of wiring, before anything is created or the trust policy changes.
 async fn check_wiring(ctx: &Context, planned: &Binding) -> Diagnostics {
     match OidcProviderArn::parse(&planned.oidc_provider_arn) {
-        Ok(oidc) => Box::pin(cluster_check::check(ctx, &oidc, &planned.audience)).await,
+        Ok(oidc) => Box::pin(cluster_check::check_at_apply(ctx, &oidc, &planned.audience)).await,
         Err(_) => Diagnostics::new(),
     }
 }
@@ -244,17 +246,15 @@ impl Resource for IrsaBinding {
         {
             diagnostics.push(error);
         }
-        // Proof of wiring, once both sides are known (else apply checks it); with no Kubernetes
-        // configuration at all there is no cluster to check against (said above).
-        let planned = &change.planned;
+        // Proof of wiring, once the ARN is known (else apply checks it): the cluster's issuer
+        // against the ARN, one read per provider process; the OIDC provider itself is read at
+        // apply. With no Kubernetes configuration at all there is no cluster to check against
+        // (said above).
         if kubernetes_missing.is_none()
-            && let (Some(arn), Some(audience)) = (
-                planned.get("oidc_provider_arn").as_str(),
-                planned.get("audience").as_str(),
-            )
+            && let Some(arn) = change.planned.get("oidc_provider_arn").as_str()
             && let Ok(oidc) = OidcProviderArn::parse(arn)
         {
-            diagnostics.extend(Box::pin(cluster_check::check(ctx, &oidc, audience)).await);
+            diagnostics.extend(Box::pin(cluster_check::check_at_plan(ctx, &oidc)).await);
         }
         diagnostics
     }

@@ -53,6 +53,15 @@ impl Signer {
         Signer::from_key(KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
     }
 
+    /// A fresh key that signs under the key id `kid` instead of its own: a token signed by
+    /// another key under an id the verifier knows, as tests of "another cluster's key" need.
+    pub fn generate_with_kid(kid: &str) -> Signer {
+        Signer {
+            kid: kid.to_string(),
+            ..Signer::generate()
+        }
+    }
+
     /// The process-wide default key, generated on first use and shared by every emulator
     /// that was not given a key.
     pub fn shared() -> Arc<Signer> {

@@ -9,7 +9,7 @@ use http_body_util::BodyExt as _;
 use serde_json::json;
 
 use super::*;
-use crate::aws::web_identity::tests::Signer;
+use kube_emulator::authn::service_account::Signer;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
@@ -118,7 +118,7 @@ struct Case {
 }
 
 fn new_case() -> Case {
-    let signer = Signer::new("cluster");
+    let signer = Signer::generate_with_kid("cluster");
     let world = Arc::new(World {
         roles: Mutex::new(BTreeMap::from([
             (ROLE.to_string(), scoped_trust("ci", "runner")),
@@ -822,7 +822,7 @@ async fn disabled_session_tags_pass_no_tags_and_need_no_tag_session() {
 async fn tokens_that_do_not_verify_are_invalid_token_exceptions() {
     let case = new_case();
     case.create_id("ci", "runner").await;
-    let other_key = Signer::new("cluster").sign(&pod_claims());
+    let other_key = Signer::generate_with_kid("cluster").sign(&pod_claims());
     let mut sts_audience = pod_claims();
     sts_audience["aud"] = json!(["sts.amazonaws.com"]);
     let mut elsewhere = pod_claims();

@@ -25,7 +25,7 @@ pub mod token;
 pub mod trust;
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 
 use std::sync::{Arc, Mutex};
 

@@ -3,11 +3,7 @@
 
 use std::sync::Mutex;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kube_emulator::authn::service_account::Signer;
 use serde_json::json;
 
 use super::*;
@@ -19,48 +15,6 @@ const PROVIDER: &str =
 const ROLE: &str = "arn:aws:iam::123456789012:role/ci-runner";
 const SUB: &str = "system:serviceaccount:ci:runner";
 const NOW: i64 = 1_800_000_000;
-
-/// Signs tokens with an RSA key of its own and serves that key as a JWKS.
-pub(crate) struct Signer {
-    key: KeyPair,
-    kid: String,
-}
-
-impl Signer {
-    pub(crate) fn new(kid: &str) -> Signer {
-        Signer {
-            key: KeyPair::generate(KeySize::Rsa2048).unwrap(),
-            kid: kid.into(),
-        }
-    }
-
-    pub(crate) fn jwks(&self) -> Value {
-        let public = self.key.public_key();
-        json!({"keys": [{
-            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-        }]})
-    }
-
-    pub(crate) fn sign(&self, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": self.kid}).to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0; self.key.public_modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
-            .unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-}
 
 struct World {
     providers: Mutex<Vec<ProviderRecord>>,
@@ -133,7 +87,7 @@ struct Case {
 }
 
 fn new_case() -> Case {
-    let signer = Signer::new("cluster");
+    let signer = Signer::generate_with_kid("cluster");
     let world = std::sync::Arc::new(World {
         providers: Mutex::new(vec![ProviderRecord {
             arn: PROVIDER.into(),
@@ -218,7 +172,7 @@ async fn trust_miswirings_are_access_denied() {
 #[tokio::test]
 async fn another_clusters_signing_key_is_an_invalid_identity_token() {
     let case = new_case();
-    let other = Signer::new("cluster");
+    let other = Signer::generate_with_kid("cluster");
     assert_eq!(
         answer(&case, &other.sign(&claims())).await,
         Err((
@@ -227,7 +181,7 @@ async fn another_clusters_signing_key_is_an_invalid_identity_token() {
             messages::INVALID_IDENTITY_TOKEN.to_string()
         ))
     );
-    let unknown_kid = Signer::new("elsewhere");
+    let unknown_kid = Signer::generate_with_kid("elsewhere");
     assert_eq!(
         answer(&case, &unknown_kid.sign(&claims())).await,
         Err((
@@ -367,7 +321,9 @@ async fn the_sdk_reads_the_proxys_refusals_as_sts_errors() {
                 .is_some_and(|e| e.is_expired_token_exception()),
             "{error:?}"
         );
-        let error = assume(Signer::new("x").sign(&claims())).await.unwrap_err();
+        let error = assume(Signer::generate_with_kid("x").sign(&claims()))
+            .await
+            .unwrap_err();
         assert!(
             error
                 .as_service_error()
