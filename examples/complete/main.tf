@@ -4,8 +4,8 @@
 # The cluster's IAM OIDC provider, found by the issuer the cluster itself reports (its
 # /.well-known/openid-configuration): no issuer URL or ARN to pass around. A role's trust
 # policy names it; a wrong one is the classic "not authorized to perform
-# sts:AssumeRoleWithWebIdentity", and the bindings check that it is this cluster's (at plan
-# time) and that it exists and accepts their audience (at apply, before anything is created).
+# sts:AssumeRoleWithWebIdentity", and the bindings check at plan time that it is this
+# cluster's and that it accepts their audience.
 data "gitlabrunner_oidc_provider" "this" {}
 
 locals {

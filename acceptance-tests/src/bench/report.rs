@@ -335,13 +335,13 @@ pub fn markdown(
          RoleBinding), at Terraform's default parallelism of 10; the plan is empty. The proof of \
          wiring adds one request per provider process, not per binding: the cluster's \
          `/.well-known/openid-configuration` (the ARN names the OIDC provider's issuer, so the \
-         plan needs nothing from IAM). An apply that creates a binding or changes its OIDC \
-         provider or audience, in a process of its own, reads the issuer and \
-         `GetOpenIDConnectProvider` side by side before anything is created: one round trip on \
-         the create's critical path. A plan that creates or changes a role also asks \
-         `GetCallerIdentity` once per process (the account check); the plan here changes \
-         nothing. The *once per provider process* rows count these requests and the provider \
-         processes Terraform ran for the command (polled from `/proc`).\n\
+         plan needs nothing from IAM). A plan that creates a binding or changes its OIDC \
+         provider or audience also reads `GetOpenIDConnectProvider` (once per ARN and process), \
+         as a plan that writes to IAM asks `GetCallerIdentity` (the account check), all side by \
+         side; Terraform plans again during apply, so a create makes them in its own process \
+         (one round trip) before anything is created. The *once per provider process* rows \
+         count these requests and the provider processes Terraform ran for the command (polled \
+         from `/proc`).\n\
          - **destroy**: `terraform apply` of a saved destroy plan of the {n} (the refresh of \
          `plan -destroy` is not in the figure).\n\
          - **whole command**: the wall time of the Terraform command, Terraform's own work, \

@@ -1,11 +1,11 @@
 //! Issue 12's proof of wiring at plan and apply time, through the real CLI: each miswiring of
 //! a `gitlabrunner_irsa_binding` is refused with its exact diagnostic, and where it fires is
-//! asserted. The plan reads only the cluster's issuer (one request per provider process), so it
-//! refuses another cluster's OIDC provider from the ARN alone; what needs IAM's answer (the
-//! provider exists, lists the audience) is refused at apply, before anything is created, as is
-//! everything when the ARN is known only during apply. A correct wiring (also with the issuer's
-//! host written in another case) passes, and an identity that cannot read the cluster's issuer
-//! gets a warning, never silence.
+//! asserted. Every plan reads the cluster's issuer (one request per provider process) and
+//! refuses another cluster's OIDC provider from the ARN alone; a plan that creates the binding
+//! (or changes its OIDC provider or audience) also reads the OIDC provider and refuses a deleted
+//! one or a missing audience; when the ARN is known only during apply, apply refuses each before
+//! anything is created. A correct wiring (also with the issuer's host written in another case)
+//! passes, and an identity that cannot read the cluster's issuer gets a warning, never silence.
 //!
 //! Each test runs against a Kubernetes API emulator of its own whose issuer is a unique
 //! EKS-style URL, so the IAM OIDC providers it registers belong to no other test. Against a
@@ -299,13 +299,14 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
     });
     unregister(&aws, &other).await;
 
-    // 3. The cluster's provider without sts.amazonaws.com: refused at apply, nothing created.
+    // 3. The cluster's provider without sts.amazonaws.com: refused at plan.
     let own = register(&aws, issuer, &["some-other-client"]).await;
     let role = unique_name("mw-nosts");
     let ws = workspace(&h, &cluster.kubeconfig);
     ws.write("main.tf", &binding(&cluster, &role, &hcl::quote(&own), ""))
         .unwrap();
-    let (summary, detail, highlighted) = refused_at_apply(&ws, &aws, &cluster, &role).await;
+    let (summary, detail, highlighted) =
+        the_one(&ws.plan_expect_error().await.unwrap(), Severity::Error);
     assert_eq!(summary, "Audience not accepted by the OIDC provider");
     assert_eq!(
         detail,
@@ -320,12 +321,13 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         )
     );
     assert_eq!(highlighted.as_deref(), Some(hcl::quote(&own).as_str()));
+    assert!(!role_exists(&aws, &role).await);
     outcomes.push(Outcome {
         case: "OIDC provider without sts.amazonaws.com",
-        stage: "apply",
+        stage: "plan",
     });
 
-    // 4. An audience the provider does not list: refused at apply, at `audience`.
+    // 4. An audience the provider does not list: refused at plan, at `audience`.
     // (moto answers AddClientIDToOpenIDConnectProvider with a 500: register it again.)
     unregister(&aws, &own).await;
     let own = register(&aws, issuer, &["some-other-client", "sts.amazonaws.com"]).await;
@@ -341,7 +343,8 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         ),
     )
     .unwrap();
-    let (summary, detail, highlighted) = refused_at_apply(&ws, &aws, &cluster, &role).await;
+    let (summary, detail, highlighted) =
+        the_one(&ws.plan_expect_error().await.unwrap(), Severity::Error);
     assert_eq!(summary, "Audience not accepted by the OIDC provider");
     assert!(
         detail.starts_with(&format!(
@@ -359,7 +362,7 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
     assert_eq!(highlighted.as_deref(), Some("\"gitlab-runner\""));
     outcomes.push(Outcome {
         case: "audience the OIDC provider does not list",
-        stage: "apply",
+        stage: "plan",
     });
 
     // 5. A correct wiring passes plan and apply.
@@ -380,13 +383,13 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
         stage: "passes",
     });
 
-    // 6. The OIDC provider deleted: refused at apply, nothing created.
+    // 6. The OIDC provider deleted: refused at plan.
     unregister(&aws, &own).await;
     let role = unique_name("mw-gone");
     let ws = workspace(&h, &cluster.kubeconfig);
     ws.write("main.tf", &binding(&cluster, &role, &hcl::quote(&own), ""))
         .unwrap();
-    let (summary, detail, _) = refused_at_apply(&ws, &aws, &cluster, &role).await;
+    let (summary, detail, _) = the_one(&ws.plan_expect_error().await.unwrap(), Severity::Error);
     assert_eq!(summary, "OIDC provider not found");
     assert_eq!(
         detail,
@@ -399,9 +402,10 @@ async fn miswirings_are_refused_at_plan_or_apply_before_anything_exists() {
              \"this\" {{}} finds the cluster's."
         )
     );
+    assert!(!role_exists(&aws, &role).await);
     outcomes.push(Outcome {
         case: "deleted OIDC provider",
-        stage: "apply",
+        stage: "plan",
     });
 
     // 7. The provider registered with the issuer's host in upper case: IAM compares hosts

@@ -7,40 +7,52 @@
 //! <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html>).
 //! Issuers are compared by [`crate::wiring::issuer`]'s rules.
 //!
-//! The checks are split by what they need, so that a plan adds one request per provider
-//! process, whatever the number of bindings:
-//! - [`check_at_plan`]: the cluster's issuer (one read per process) against the issuer the ARN
+//! The checks are split by what they need, so that a plan that changes nothing adds one
+//! request per provider process, whatever the number of bindings:
+//! - [`check_issuer`]: the cluster's issuer (one read per process) against the issuer the ARN
 //!   names. An OIDC provider's ARN is `arn:PARTITION:iam::ACCOUNT:oidc-provider/NAME`, and its
 //!   NAME is the provider's URL without `https://` (Service Authorization Reference, IAM,
 //!   resource type `oidc-provider`,
 //!   <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html#awsidentityandaccessmanagementiam-resources-for-iam-policies>;
 //!   the EKS user guide's trust policy,
 //!   <https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html>),
-//!   so "another cluster's provider" needs no IAM read.
-//! - [`check_at_apply`]: the same, and `iam:GetOpenIDConnectProvider` side by side with it
-//!   (one round trip): the provider exists, IAM's URL is the cluster's issuer, and its client
-//!   IDs include the audience. It runs before anything is created or the trust policy changes;
-//!   `verify` checks the same against a real token.
+//!   so "another cluster's provider" needs no IAM read. Every plan runs it.
+//! - [`check_full`]: the same, and `iam:GetOpenIDConnectProvider` side by side with it (one
+//!   round trip; each ARN once per process): the provider exists, IAM's URL is the cluster's
+//!   issuer, and its client IDs include the audience. Plans that create a binding or change its
+//!   OIDC provider or audience ([`rewires`]) run it, as only plans that write to IAM ask STS
+//!   whose account the credentials are; apply runs it again before anything is created or the
+//!   trust policy changes (Terraform plans again during apply, so the reads are usually kept
+//!   from then); `verify` checks the same against a real token.
 
 use crate::aws::OidcProviderArn;
-use crate::codec::{AttributePath, Diagnostic, Diagnostics};
+use crate::codec::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::framework::Context;
 use crate::wiring::{ClusterIssuer, Issuer, ProviderRead, Relation};
 
 use super::schema::DEFAULT_AUDIENCE;
 
-/// The plan-time check: reads the cluster's issuer (once per provider process) and compares
-/// it with the issuer `oidc` names ([`check_arn`]). It reads nothing from IAM.
-pub async fn check_at_plan(ctx: &Context, oidc: &OidcProviderArn) -> Diagnostics {
+/// Whether the change `prior` -> `planned` creates a binding or changes its OIDC provider or
+/// audience: then the plan reads the OIDC provider too ([`check_full`]).
+pub fn rewires(prior: &Value, planned: &Value) -> bool {
+    prior.is_null()
+        || ["oidc_provider_arn", "audience"]
+            .iter()
+            .any(|name| prior.get(name) != planned.get(name))
+}
+
+/// Reads the cluster's issuer (once per provider process) and compares it with the issuer
+/// `oidc` names ([`check_arn`]). It reads nothing from IAM.
+pub async fn check_issuer(ctx: &Context, oidc: &OidcProviderArn) -> Diagnostics {
     // Boxed: kube's futures are large, and the plan's stack is not.
     let cluster = Box::pin(ctx.provider.cluster_issuer(&ctx.cancel)).await;
     check_arn(&cluster, oidc)
 }
 
-/// The apply-time check, before anything is created: reads the cluster's issuer and the OIDC
-/// provider (each once per provider process, side by side, so the check adds one round trip)
-/// and checks the wiring ([`check_arn`], then [`check_provider`]).
-pub async fn check_at_apply(ctx: &Context, oidc: &OidcProviderArn, audience: &str) -> Diagnostics {
+/// Reads the cluster's issuer and the OIDC provider (each once per provider process, side by
+/// side, so the check adds one round trip) and checks the wiring ([`check_arn`], then
+/// [`check_provider`]).
+pub async fn check_full(ctx: &Context, oidc: &OidcProviderArn, audience: &str) -> Diagnostics {
     let (cluster, read) = ctx
         .provider
         .fanout
@@ -229,7 +241,7 @@ mod tests {
 
     use super::super::{IrsaBinding, testing};
     use super::*;
-    use crate::codec::{Severity, Value};
+    use crate::codec::Severity;
     use crate::data_sources::oidc_provider::lookup::OidcProvider;
     use crate::framework::Resource as _;
     use crate::provider::ProviderData;
@@ -311,8 +323,27 @@ mod tests {
         aws.seen().iter().map(|s| s.action().to_string()).collect()
     }
 
+    fn plans(
+        ctx: &Context,
+        change: &crate::framework::PlannedChange,
+        count: usize,
+    ) -> impl std::future::Future<Output = Vec<Diagnostics>> {
+        let plans = (0..count).map(|_| {
+            let (ctx, mut change) = (ctx.clone(), change.clone());
+            async move { IrsaBinding.modify_plan(&ctx, &mut change).await }
+        });
+        futures::future::join_all(plans)
+    }
+
+    fn oidc_reads(aws: &FakeAws) -> usize {
+        actions(aws)
+            .iter()
+            .filter(|a| *a == "GetOpenIDConnectProvider")
+            .count()
+    }
+
     #[tokio::test]
-    async fn a_plan_of_many_bindings_reads_the_clusters_issuer_once_and_nothing_from_iam() {
+    async fn a_plan_reads_the_issuer_once_and_the_oidc_provider_only_for_what_it_wires() {
         let (ctx, seen, aws) = provider_process().await;
         let config = testing::manager_config();
         let (created, _) = testing::plan(&Value::Null, &config);
@@ -321,42 +352,49 @@ mod tests {
         applied.set_attr("service_account_uid", "uid-1".into());
         applied.set_attr("service_account_adopted", false.into());
         let (unchanged, _) = testing::plan(&applied, &config);
-        // 50 no-op plans (a refresh) and 50 creates, all at once, as Terraform sends them.
-        let plans = (0..100).map(|i| {
-            let (ctx, mut change) = (
-                ctx.clone(),
-                if i % 2 == 0 {
-                    unchanged.clone()
-                } else {
-                    created.clone()
-                },
-            );
-            async move { IrsaBinding.modify_plan(&ctx, &mut change).await }
-        });
-        for diags in futures::future::join_all(plans).await {
+        // 100 plans that keep the wiring, all at once as Terraform sends them: one request for
+        // the proof of wiring, the cluster's issuer, and nothing from IAM. (This fixture's
+        // state differs from its plan elsewhere, so the account question may be asked: that is
+        // another check's, and once per process.)
+        for diags in plans(&ctx, &unchanged, 100).await {
             assert!(!diags.has_errors(), "{diags:?}");
         }
         let kube: Vec<String> = seen.lock().unwrap().iter().map(|s| s.1.clone()).collect();
         assert_eq!(kube, ["/.well-known/openid-configuration"]);
-        // The creates' account question is another check's; the wiring reads nothing from IAM.
-        assert!(
-            actions(&aws).iter().all(|a| a == "GetCallerIdentity"),
-            "{:?}",
-            actions(&aws)
-        );
+        assert_eq!(oidc_reads(&aws), 0, "{:?}", actions(&aws));
 
-        // At apply, the OIDC provider is read too, side by side, once per process.
+        // 100 creates: the OIDC provider (one ARN) is read once, beside the account question.
+        for diags in plans(&ctx, &created, 100).await {
+            assert!(!diags.has_errors(), "{diags:?}");
+        }
+        assert_eq!(oidc_reads(&aws), 1);
+        assert_eq!(seen.lock().unwrap().len(), 1, "the issuer is kept");
+
+        // Apply checks again from what the process has read.
         let oidc = OidcProviderArn::parse(testing::OIDC).unwrap();
-        let checks = (0..20).map(|_| check_at_apply(&ctx, &oidc, "sts.amazonaws.com"));
+        let checks = (0..20).map(|_| check_full(&ctx, &oidc, "sts.amazonaws.com"));
         for diags in futures::future::join_all(checks).await {
             assert!(diags.is_empty(), "{diags:?}");
         }
-        assert_eq!(seen.lock().unwrap().len(), 1, "the issuer is kept");
-        let reads = actions(&aws)
-            .into_iter()
-            .filter(|a| a == "GetOpenIDConnectProvider")
-            .count();
-        assert_eq!(reads, 1);
+        assert_eq!(oidc_reads(&aws), 1);
+    }
+
+    #[test]
+    fn creates_and_changed_oidc_providers_or_audiences_rewire() {
+        let planned = Value::object([
+            ("oidc_provider_arn", Value::from("arn:a")),
+            ("audience", Value::from("sts.amazonaws.com")),
+            ("role_name", Value::from("r")),
+        ]);
+        assert!(rewires(&Value::Null, &planned));
+        let mut prior = planned.clone();
+        prior.set_attr("role_name", "old".into());
+        assert!(!rewires(&prior, &planned));
+        prior.set_attr("audience", "other".into());
+        assert!(rewires(&prior, &planned));
+        let mut prior = planned.clone();
+        prior.set_attr("oidc_provider_arn", "arn:b".into());
+        assert!(rewires(&prior, &planned));
     }
 
     #[tokio::test]
@@ -366,7 +404,7 @@ mod tests {
             "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
         )
         .unwrap();
-        let diags = check_at_plan(&ctx, &other).await;
+        let diags = check_issuer(&ctx, &other).await;
         assert_eq!(
             summaries(&diags),
             [(

@@ -4,8 +4,8 @@
 //! - [`schema`], [`model`]: what users write and what state holds, typed.
 //! - [`validate`] and [`plan`]: every check and every value known before any API call;
 //!   [`account`]: the one plan-time question to AWS (whose account the credentials are);
-//!   [`cluster_check`]: the proof of wiring (the cluster's issuer at plan, the OIDC provider
-//!   too at apply).
+//!   [`cluster_check`]: the proof of wiring (the cluster's issuer at every plan, the OIDC
+//!   provider too when a plan or apply wires the binding).
 //! - [`naming`], [`trust`], [`presets`], [`irsa`], [`objects`]: the pure builders.
 //! - [`remote`]: the operations on IAM, STS, EKS and Kubernetes as traits; [`iam`], [`eks`]
 //!   and [`kube`] implement them over the real clients.
@@ -163,7 +163,7 @@ fn plan_without_api(defaults: &ProviderDefaults, change: &mut PlannedChange) -> 
 /// The apply-time proof of wiring, before anything is created or the trust policy changes.
 async fn check_wiring(ctx: &Context, planned: &Binding) -> Diagnostics {
     match OidcProviderArn::parse(&planned.oidc_provider_arn) {
-        Ok(oidc) => Box::pin(cluster_check::check_at_apply(ctx, &oidc, &planned.audience)).await,
+        Ok(oidc) => Box::pin(cluster_check::check_full(ctx, &oidc, &planned.audience)).await,
         Err(_) => Diagnostics::new(),
     }
 }
@@ -239,23 +239,43 @@ impl Resource for IrsaBinding {
         if changes && let Some(missing) = kubernetes_missing.clone() {
             diagnostics.push(plan::kubernetes_missing(missing));
         }
-        // Only plans that write to IAM ask STS, and the answer is kept for the process.
-        if let Some(role_account) = account::planned_account(&change.prior, &change.planned)
-            && let Some(caller) = ctx.provider.caller_account().await
-            && let Some(error) = account::mismatch(&change.planned, &role_account, &caller)
-        {
+        // The questions to the cloud, side by side (each answer kept for the process): only
+        // plans that write to IAM ask STS whose account the credentials are; the proof of
+        // wiring checks the cluster's issuer against the ARN once it is known (else apply
+        // checks it), and reads the OIDC provider too when the plan creates the binding or
+        // changes its OIDC provider or audience. With no Kubernetes configuration at all there
+        // is no cluster to check against (said above).
+        let (prior, planned) = (&change.prior, &change.planned);
+        let account = async {
+            let role_account = account::planned_account(prior, planned)?;
+            let caller = ctx.provider.caller_account().await?;
+            account::mismatch(planned, &role_account, &caller)
+        };
+        let wiring = async {
+            let oidc = planned
+                .get("oidc_provider_arn")
+                .as_str()
+                .and_then(|arn| OidcProviderArn::parse(arn).ok());
+            match (oidc, kubernetes_missing.is_none()) {
+                (Some(oidc), true) => match planned.get("audience").as_str() {
+                    Some(audience) if cluster_check::rewires(prior, planned) => {
+                        cluster_check::check_full(ctx, &oidc, audience).await
+                    }
+                    _ => cluster_check::check_issuer(ctx, &oidc).await,
+                },
+                _ => Diagnostics::new(),
+            }
+        };
+        // Boxed: the SDK's and kube's futures are large, and the plan's stack is not.
+        let (mismatch, wired) = ctx
+            .provider
+            .fanout
+            .both(Box::pin(account), Box::pin(wiring))
+            .await;
+        if let Some(error) = mismatch {
             diagnostics.push(error);
         }
-        // Proof of wiring, once the ARN is known (else apply checks it): the cluster's issuer
-        // against the ARN, one read per provider process; the OIDC provider itself is read at
-        // apply. With no Kubernetes configuration at all there is no cluster to check against
-        // (said above).
-        if kubernetes_missing.is_none()
-            && let Some(arn) = change.planned.get("oidc_provider_arn").as_str()
-            && let Ok(oidc) = OidcProviderArn::parse(arn)
-        {
-            diagnostics.extend(Box::pin(cluster_check::check_at_plan(ctx, &oidc)).await);
-        }
+        diagnostics.extend(wired);
         diagnostics
     }
 
