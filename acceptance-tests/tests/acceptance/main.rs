@@ -28,4 +28,5 @@ mod rig;
 mod scale;
 mod throttling;
 mod troubleshooting;
+mod upgrade_from_0_1_0;
 mod workloads;
