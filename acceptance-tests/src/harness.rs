@@ -73,15 +73,26 @@ pub struct Harness {
 
 static SHARED: OnceCell<Result<Arc<Harness>, String>> = OnceCell::const_new();
 
-/// Registers the rig's STS for `aws` and starts the proxy that provider workspaces send STS to
-/// (`AWS_ENDPOINT_URL_STS`, set by [`Workspace::set_aws_endpoint`]). Every proxy started for
-/// the emulator afterwards checks web identities too.
+/// Registers the rig's STS and EKS for `aws` and starts the proxy that provider workspaces send
+/// STS, EKS and EKS Auth to (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_EKS`,
+/// `AWS_ENDPOINT_URL_EKS_AUTH`, set by [`Workspace::set_aws_endpoint`]). Every proxy started
+/// for the emulator afterwards checks web identities and serves EKS too.
 async fn start_sts(aws: &AwsEmulator, target: &KubernetesTarget) -> Result<AwsProxy, HarnessError> {
+    use crate::aws::eks::{Cluster, EksRig, register_rig};
     use crate::aws::web_identity::{RigSources, WebIdentityGate, register_gate, set_sts_url};
     let kube = target.client().await?;
     register_gate(
         aws.endpoint(),
-        WebIdentityGate::new(RigSources::new(aws.endpoint(), kube)),
+        WebIdentityGate::new(RigSources::new(aws.endpoint(), kube.clone())),
+    );
+    // The rig's EKS: the run's cluster, in the emulator's account and region, whose tokens
+    // are the run's Kubernetes API's.
+    register_rig(
+        aws.endpoint(),
+        EksRig::new(
+            vec![Cluster::run_cluster(aws.account_id(), aws.region())],
+            RigSources::new(aws.endpoint(), kube),
+        ),
     );
     let proxy = AwsProxy::start(aws.endpoint())?;
     set_sts_url(aws.endpoint(), proxy.url());

@@ -3,7 +3,7 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 
-/// IAM, STS and S3 clients for one endpoint, with the static test credentials.
+/// IAM, STS, S3, EKS and EKS Auth clients for one endpoint, with the static test credentials.
 ///
 /// Build a fresh set in each test (it is cheap): SDK clients keep connection pools that belong
 /// to the runtime that used them first.
@@ -15,6 +15,11 @@ pub struct AwsClients {
     pub sts: aws_sdk_sts::Client,
     /// S3, path-style (the emulator is addressed by IP).
     pub s3: aws_sdk_s3::Client,
+    /// EKS: its Pod Identity operations are served by the rig's EKS in the AWS proxy (see
+    /// [`crate::aws::eks`]), so point it at a proxy, not straight at the emulator.
+    pub eks: aws_sdk_eks::Client,
+    /// EKS Auth (`AssumeRoleForPodIdentity`), served by the rig like [`AwsClients::eks`].
+    pub eks_auth: aws_sdk_eksauth::Client,
 }
 
 /// The access key id the harness gives the provider and its own clients.
@@ -53,6 +58,8 @@ impl AwsClients {
             iam: aws_sdk_iam::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            eks: aws_sdk_eks::Client::new(&shared),
+            eks_auth: aws_sdk_eksauth::Client::new(&shared),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! fault-injecting proxy.
 
 mod clients;
+pub mod eks;
 mod emulator;
 pub mod proxy;
 pub mod web_identity;

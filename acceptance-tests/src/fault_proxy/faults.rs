@@ -180,6 +180,22 @@ impl FaultAction {
         )
     }
 
+    /// `500 ServerException`, EKS's internal error
+    /// (<https://docs.aws.amazon.com/eks/latest/APIReference/CommonErrors.html>).
+    pub fn server_exception() -> Self {
+        Self::error(
+            500,
+            "ServerException",
+            "These errors are usually caused by a server-side issue.",
+        )
+    }
+
+    /// `429 ThrottlingException`, as the restJson1 services (EKS Auth) throttle
+    /// (<https://docs.aws.amazon.com/eks/latest/APIReference/API_auth_AssumeRoleForPodIdentity.html#API_auth_AssumeRoleForPodIdentity_Errors>).
+    pub fn throttling_exception() -> Self {
+        Self::error(429, "ThrottlingException", "Rate exceeded")
+    }
+
     /// `403 AccessDenied`.
     pub fn access_denied() -> Self {
         Self::error(

@@ -47,16 +47,32 @@ pub trait Dialect: Send + Sync + std::fmt::Debug + 'static {
         error: &ErrorAnswer<'_>,
     ) -> Response<Full<Bytes>>;
 
-    /// A check the rig makes in the service's place before a request is forwarded: an error
-    /// answer (status, code, message) refuses it; `None` forwards it. Forwards by default.
-    fn intercept<'a>(&'a self, _kind: &'a RequestKind, _body: &'a [u8]) -> Interception<'a> {
+    /// What the rig does in the service's place before a request is forwarded: refuse it
+    /// with an error, or answer it itself (an API the emulator lacks); `None` forwards it.
+    /// Forwards by default. It runs where forwarding would, so injected faults and latency
+    /// apply to intercepted requests as to forwarded ones.
+    fn intercept<'a>(
+        &'a self,
+        _kind: &'a RequestKind,
+        _parts: &'a http::request::Parts,
+        _body: &'a [u8],
+    ) -> Interception<'a> {
         Box::pin(async { None })
     }
 }
 
-/// What [`Dialect::intercept`] decides: `Some((status, code, message))` answers with that error.
+/// What [`Dialect::intercept`] decides instead of forwarding.
+#[derive(Debug)]
+pub enum Intercepted {
+    /// Answer with this error (status, code, message) in the dialect's error format.
+    Refuse(u16, String, String),
+    /// Answer with this response.
+    Answer(Response<Full<Bytes>>),
+}
+
+/// What [`Dialect::intercept`] returns: `Some` answers in the upstream's place.
 pub type Interception<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Option<(u16, String, String)>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn Future<Output = Option<Intercepted>> + Send + 'a>>;
 
 /// An error answer for [`Dialect::error_response`].
 #[derive(Debug, Clone, Copy)]
@@ -434,15 +450,19 @@ async fn forward(
     kind: &RequestKind,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    if let Some((status, code, message)) = state.dialect.intercept(kind, &body).await {
-        let refusal = ErrorAnswer {
-            status,
-            code: &code,
-            message: &message,
-            retry_after_seconds: None,
-            request_id,
-        };
-        return state.error_response(kind, parts.method == http::Method::HEAD, &refusal);
+    match state.dialect.intercept(kind, parts, &body).await {
+        Some(Intercepted::Refuse(status, code, message)) => {
+            let refusal = ErrorAnswer {
+                status,
+                code: &code,
+                message: &message,
+                retry_after_seconds: None,
+                request_id,
+            };
+            return state.error_response(kind, parts.method == http::Method::HEAD, &refusal);
+        }
+        Some(Intercepted::Answer(answer)) => return answer,
+        None => {}
     }
     let path_and_query = parts
         .uri

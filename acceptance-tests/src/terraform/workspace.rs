@@ -199,14 +199,24 @@ impl Workspace {
         ] {
             self.env.insert(name.to_string(), value.to_string());
         }
-        // STS goes through the rig's STS when one checks web identities for this emulator.
-        match crate::aws::web_identity::gate_for(endpoint) {
-            Some(entry) if !entry.sts_url.is_empty() => {
-                self.env
-                    .insert("AWS_ENDPOINT_URL_STS".to_string(), entry.sts_url);
-            }
-            _ => {
-                self.env.remove("AWS_ENDPOINT_URL_STS");
+        // STS goes through the rig's STS when one checks web identities for this emulator, and
+        // EKS and EKS Auth through the same proxy, where the rig serves them.
+        let rig_url = crate::aws::web_identity::gate_for(endpoint)
+            .map(|entry| entry.sts_url)
+            .filter(|url| !url.is_empty());
+        let serves_eks = crate::aws::eks::rig_for(endpoint).is_some();
+        for (name, wanted) in [
+            ("AWS_ENDPOINT_URL_STS", true),
+            ("AWS_ENDPOINT_URL_EKS", serves_eks),
+            ("AWS_ENDPOINT_URL_EKS_AUTH", serves_eks),
+        ] {
+            match &rig_url {
+                Some(url) if wanted => {
+                    self.env.insert(name.to_string(), url.clone());
+                }
+                _ => {
+                    self.env.remove(name);
+                }
             }
         }
         self

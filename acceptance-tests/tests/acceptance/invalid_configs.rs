@@ -439,6 +439,77 @@ fn binding_cases(token: &str) -> Vec<Case> {
             "Grant without permissions",
             "grant { #!\n  namespace = \"{ns}\"\n}",
         ),
+        // EKS Pod Identity (issue 14): the cluster name rules of EKS CreateCluster, and what
+        // irsa = false excludes.
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            format!(
+                "pod_identity {{\n  cluster_name = \"{}\" #!\n}}",
+                "c".repeat(101)
+            ),
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"-runners\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"_runners\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"runners.prod\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"ci runners\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"l\u{e4}ufer\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"arn:aws:eks:us-east-1:123456789012:cluster/ci\" #!\n}",
+        ),
+        binding(
+            "Invalid EKS cluster name",
+            "pod_identity {\n  cluster_name = \"ci/runners\" #!\n}",
+        ),
+        binding(
+            "Too many pod_identity blocks",
+            "pod_identity {\n  cluster_name = \"a\"\n}\npod_identity { #!\n  cluster_name = \"b\"\n}",
+        ),
+        binding(
+            "irsa = false without pod_identity",
+            "irsa = false #!\noidc_provider_arn = null",
+        ),
+        binding(
+            "Setting for IRSA with irsa = false",
+            format!(
+                "irsa = false\npod_identity {{\n  cluster_name = \"ci\"\n}}\noidc_provider_arn = \"{OIDC_ARN}\" #!"
+            ),
+        ),
+        binding(
+            "Setting for IRSA with irsa = false",
+            "irsa = false\noidc_provider_arn = null\npod_identity {\n  cluster_name = \"ci\"\n}\naudience = \"sts.amazonaws.com\" #!",
+        ),
+        binding(
+            "Setting for IRSA with irsa = false",
+            "irsa = false\noidc_provider_arn = null\npod_identity {\n  cluster_name = \"ci\"\n}\nsts_regional_endpoints = true #!",
+        ),
+        binding(
+            "Setting for IRSA with irsa = false",
+            "irsa = false\noidc_provider_arn = null\npod_identity {\n  cluster_name = \"ci\"\n}\ntoken_expiration = 3600 #!",
+        ),
+        binding(
+            "IRSA annotation with irsa = false",
+            "irsa = false\noidc_provider_arn = null\npod_identity {\n  cluster_name = \"ci\"\n}\nannotations = {\n  \"eks.amazonaws.com/skip-containers\" = \"helper\" #!\n}",
+        ),
         at_plan(binding(
             "Missing OIDC provider ARN",
             "oidc_provider_arn = null #!",

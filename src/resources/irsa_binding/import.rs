@@ -132,6 +132,8 @@ pub async fn import(
         force_detach_policies: false,
         take_over_conflicting_fields: false,
         taken_over_fields: Vec::new(),
+        irsa: true,
+        pod_identity: None,
         grants: grant_namespaces
             .into_iter()
             .map(|namespace| Grant {

@@ -37,6 +37,7 @@ pub mod takeover;
 pub mod trust;
 pub mod trust_drift;
 pub mod update;
+pub mod upgrade;
 pub mod validate;
 pub mod verify;
 
@@ -113,15 +114,19 @@ fn defaults(ctx: &Context) -> ProviderDefaults {
         region: ctx.provider.region.clone(),
         oidc_provider_arn: ctx.provider.default_oidc_provider_arn.clone(),
         default_tags: ctx.provider.default_tags.clone(),
+        account_id: None,
     }
 }
 
 /// The plan-time work that needs no API call: [`plan::modify_plan`], then
 /// `taken_over_fields` ([`takeover::plan`]).
 fn plan_without_api(defaults: &ProviderDefaults, change: &mut PlannedChange) -> Diagnostics {
-    let diagnostics = plan::modify_plan(defaults, change);
+    let mut diagnostics = plan::modify_plan(defaults, change);
     if !diagnostics.has_errors() {
         takeover::plan(change);
+        if let Some(warning) = plan::mechanism_change_warning(&change.prior, &change.planned) {
+            diagnostics.push(warning);
+        }
     }
     diagnostics
 }
@@ -165,7 +170,12 @@ impl Resource for IrsaBinding {
     }
 
     async fn modify_plan(&self, ctx: &PlanContext, change: &mut PlannedChange) -> Diagnostics {
-        let mut diagnostics = plan_without_api(&defaults(ctx), change);
+        let mut defaults = defaults(ctx);
+        // Pod Identity only: the role's account is the credentials' (asked once per process).
+        if change.planned.get("irsa").as_bool() == Some(false) {
+            defaults.account_id = ctx.provider.caller_account().await;
+        }
+        let mut diagnostics = plan_without_api(&defaults, change);
         if diagnostics.has_errors() || change.is_destroy() {
             return diagnostics;
         }
@@ -260,6 +270,14 @@ impl Resource for IrsaBinding {
             state: state.map_or(Value::Null, |s| s.to_value()),
             diagnostics,
         }
+    }
+
+    fn upgrade_state(
+        &self,
+        version: i64,
+        state: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostics> {
+        upgrade::upgrade(version, state)
     }
 
     async fn import(&self, ctx: &Context, id: &str) -> ImportOutcome {

@@ -270,6 +270,10 @@ pub struct Binding {
     pub take_over_conflicting_fields: bool,
     /// `taken_over_fields` (empty while unknown).
     pub taken_over_fields: Vec<TakenOverField>,
+    /// `irsa`: whether the role serves IRSA (OIDC trust statement and annotations).
+    pub irsa: bool,
+    /// The `pod_identity` block.
+    pub pod_identity: Option<PodIdentity>,
     /// The `grant` blocks.
     pub grants: Vec<Grant>,
     /// The `verify` block.
@@ -290,6 +294,41 @@ pub struct Binding {
     pub runner_config_toml: String,
     /// `verified_identity_arn`.
     pub verified_identity_arn: Option<String>,
+}
+
+/// The `pod_identity` block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodIdentity {
+    /// `cluster_name`.
+    pub cluster_name: String,
+    /// `association_id`; `None` when the association is missing (or not yet created).
+    pub association_id: Option<String>,
+    /// `association_arn`; `None` like `association_id`.
+    pub association_arn: Option<String>,
+}
+
+impl PodIdentity {
+    fn to_value(&self) -> Value {
+        Value::object([
+            ("cluster_name", Value::string(&self.cluster_name)),
+            (
+                "association_id",
+                Value::opt_string(self.association_id.clone()),
+            ),
+            (
+                "association_arn",
+                Value::opt_string(self.association_arn.clone()),
+            ),
+        ])
+    }
+
+    fn from_value(value: &Value) -> PodIdentity {
+        PodIdentity {
+            cluster_name: string(value.get("cluster_name")).unwrap_or_default(),
+            association_id: string(value.get("association_id")),
+            association_arn: string(value.get("association_arn")),
+        }
+    }
 }
 
 impl Binding {
@@ -351,6 +390,11 @@ impl Binding {
                 .iter()
                 .map(TakenOverField::from_value)
                 .collect(),
+            // States of schema version 0 have no `irsa`: they are IRSA bindings.
+            irsa: value.get("irsa").as_bool().unwrap_or(true),
+            pod_identity: elements(value.get("pod_identity"))
+                .first()
+                .map(PodIdentity::from_value),
             grants: elements(value.get("grant"))
                 .iter()
                 .map(Grant::from_value)
@@ -382,7 +426,13 @@ impl Binding {
                 "service_account_name",
                 Value::string(&self.service_account_name),
             ),
-            ("oidc_provider_arn", Value::string(&self.oidc_provider_arn)),
+            (
+                "oidc_provider_arn",
+                Value::opt_string(
+                    (!self.oidc_provider_arn.is_empty()).then(|| self.oidc_provider_arn.clone()),
+                ),
+            ),
+            ("irsa", Value::Bool(self.irsa)),
             ("role_name", Value::string(&self.role_name)),
             ("role_path", Value::string(&self.role_path)),
             (
@@ -480,6 +530,15 @@ impl Binding {
                 Value::List(self.grants.iter().map(Grant::to_value).collect()),
             ),
             (
+                "pod_identity",
+                Value::List(
+                    self.pod_identity
+                        .iter()
+                        .map(PodIdentity::to_value)
+                        .collect(),
+                ),
+            ),
+            (
                 "verify",
                 self.verify.as_ref().map_or(Value::Null, |v| {
                     Value::object([(
@@ -549,6 +608,8 @@ pub(crate) mod tests {
             force_detach_policies: false,
             take_over_conflicting_fields: false,
             taken_over_fields: Vec::new(),
+            irsa: true,
+            pod_identity: None,
             grants: vec![Grant {
                 namespace: "ci-jobs".into(),
                 preset: Some("kubernetes-executor".into()),
@@ -582,6 +643,19 @@ pub(crate) mod tests {
             timeout_seconds: Some(30),
         });
         assert_eq!(Binding::from_value(&binding.to_value()), binding);
+        binding.irsa = false;
+        binding.oidc_provider_arn = String::new();
+        binding.pod_identity = Some(PodIdentity {
+            cluster_name: "gitlabrunner-acc".into(),
+            association_id: Some("a-abcdefghij0123456".into()),
+            association_arn: Some(
+                "arn:aws:eks:us-east-1:123456789012:podidentityassociation/gitlabrunner-acc/a-abcdefghij0123456"
+                    .into(),
+            ),
+        });
+        let value = binding.to_value();
+        assert!(value.get("oidc_provider_arn").is_null());
+        assert_eq!(Binding::from_value(&value), binding);
     }
 
     #[test]

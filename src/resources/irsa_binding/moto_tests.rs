@@ -91,6 +91,7 @@ async fn scenario(endpoint: &str, region: &str) {
         region: Some(region.into()),
         oidc_provider_arn: Some(oidc.clone()),
         default_tags: [("env".to_string(), "test".to_string())].into(),
+        account_id: None,
     };
     let remote = Remote {
         iam: &iam,

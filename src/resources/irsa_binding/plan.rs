@@ -22,6 +22,9 @@ pub struct ProviderDefaults {
     pub oidc_provider_arn: Option<String>,
     /// The provider's `default_tags`.
     pub default_tags: BTreeMap<String, String>,
+    /// The account of the provider's credentials (`sts:GetCallerIdentity`), asked only for a
+    /// Pod-Identity-only binding, whose role ARN and trust cannot take it from an OIDC provider.
+    pub account_id: Option<String>,
 }
 
 impl ProviderDefaults {
@@ -62,12 +65,22 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
         identity.map_or(Value::Unknown, |(ns, sa)| naming::identity(ns, sa).into()),
     );
 
-    // The OIDC provider: configured, else the provider's default.
-    let oidc_value = match config.get("oidc_provider_arn") {
-        Value::Null => Value::opt_string(defaults.oidc_provider_arn.clone()),
-        other => other.clone(),
+    // The mechanisms: IRSA unless `irsa = false`, Pod Identity with the block.
+    let irsa = change.planned.get("irsa").clone();
+    let pod_identity_cluster = pod_identity_cluster_name(&change.planned);
+    if irsa.as_bool() == Some(false) && matches!(pod_identity_cluster, ClusterName::None) {
+        diags.push(super::validate::no_mechanism());
+        return diags;
+    }
+
+    // The OIDC provider: configured, else the provider's default; none without IRSA.
+    let oidc_value = match (&irsa, config.get("oidc_provider_arn")) {
+        (Value::Bool(false), _) => Value::Null,
+        (Value::Unknown, _) => Value::Unknown,
+        (_, Value::Null) => Value::opt_string(defaults.oidc_provider_arn.clone()),
+        (_, other) => other.clone(),
     };
-    if oidc_value.is_null() {
+    if oidc_value.is_null() && irsa.as_bool() == Some(true) {
         diags.error_at(
             AttributePath::new("oidc_provider_arn"),
             "Missing OIDC provider ARN",
@@ -104,6 +117,13 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
         );
         return diags;
     }
+    // The role's partition and account: the OIDC provider's, else (Pod Identity only) the
+    // provider's region and credentials.
+    let partition_account: Option<(Partition, String)> = match (&oidc, &irsa) {
+        (Some(oidc), _) => Some((oidc.partition, oidc.account.clone())),
+        (None, Value::Bool(false)) => defaults.partition().zip(defaults.account_id.clone()),
+        _ => None,
+    };
 
     // The role's name and ARN.
     let role_name = match config.get("role_name") {
@@ -114,9 +134,9 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
     };
     change.set("role_name", role_name.clone());
     let role_path = change.planned.get("role_path").clone();
-    let role_arn = match (&oidc, role_path.as_str(), role_name.as_str()) {
-        (Some(oidc), Some(path), Some(name)) => {
-            Value::from(arn::role_arn(oidc.partition, &oidc.account, path, name))
+    let role_arn = match (&partition_account, role_path.as_str(), role_name.as_str()) {
+        (Some((partition, account)), Some(path), Some(name)) => {
+            Value::from(arn::role_arn(*partition, account, path, name))
         }
         _ => Value::Unknown,
     };
@@ -124,9 +144,22 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
 
     // The trust policy; a prior document that means the same is kept as it is.
     let audience = change.planned.get("audience").clone();
-    let trust_policy = match (&oidc, identity, audience.as_str()) {
-        (Some(oidc), Some((ns, sa)), Some(audience)) => {
-            let built = trust::document_text(oidc, ns, sa, audience);
+    let cluster = match (&pod_identity_cluster, &partition_account, &defaults.region) {
+        (ClusterName::None, ..) => Some(None),
+        (ClusterName::Known(name), Some((partition, account)), Some(region)) => Some(Some(
+            trust::PodIdentityCluster::new(*partition, region, account, name),
+        )),
+        _ => None,
+    };
+    let trust_policy = match (&irsa, &oidc, identity, audience.as_str(), &cluster) {
+        (Value::Bool(irsa), oidc, Some((ns, sa)), Some(audience), Some(cluster))
+            if !*irsa || oidc.is_some() =>
+        {
+            let mechanisms = trust::Mechanisms {
+                irsa: oidc.as_ref().filter(|_| *irsa).map(|o| (o, audience)),
+                pod_identity: cluster.as_ref(),
+            };
+            let built = trust::document_for(mechanisms, ns, sa).to_string();
             match prior.get("trust_policy").as_str() {
                 Some(previous) if policy::equivalent(previous, &built) => previous.into(),
                 _ => built.into(),
@@ -135,6 +168,7 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
         _ => Value::Unknown,
     };
     change.set("trust_policy", trust_policy);
+    plan_association(&prior, &mut change.planned);
 
     // Tags: the provider's defaults with the resource's over them.
     let tags = config.get("tags");
@@ -162,6 +196,8 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
     let sts_regional = config.get("sts_regional_endpoints");
     let token_expiration = config.get("token_expiration");
     let irsa_annotations = match (role_arn.as_str(), audience.as_str()) {
+        _ if irsa.as_bool() == Some(false) => Value::string_map(BTreeMap::<String, String>::new()),
+        _ if irsa.is_unknown() => Value::Unknown,
         (Some(role_arn), Some(audience))
             if !sts_regional.is_unknown() && !token_expiration.is_unknown() =>
         {
@@ -211,6 +247,107 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
     };
     change.set("verified_identity_arn", verified);
     diags
+}
+
+/// The planned `pod_identity.cluster_name`.
+enum ClusterName {
+    /// No `pod_identity` block.
+    None,
+    /// The block, with this cluster name.
+    Known(String),
+    /// Not known yet (an unknown block or name).
+    Unknown,
+}
+
+fn pod_identity_cluster_name(planned: &Value) -> ClusterName {
+    match planned.get("pod_identity") {
+        Value::Null => ClusterName::None,
+        Value::List(items) => match items.first() {
+            None => ClusterName::None,
+            Some(block) => match block.get("cluster_name").as_str() {
+                Some(name) => ClusterName::Known(name.to_string()),
+                None => ClusterName::Unknown,
+            },
+        },
+        _ => ClusterName::Unknown,
+    }
+}
+
+/// The association's id and ARN: kept while the association stays in the same cluster and
+/// exists; unknown when apply creates it (a new block, another cluster, or one found missing
+/// or pointing at another role by refresh).
+fn plan_association(prior: &Value, planned: &mut Value) {
+    let prior_block = prior
+        .get("pod_identity")
+        .as_elements()
+        .and_then(|items| items.first())
+        .cloned();
+    let Value::List(blocks) = planned.attr_mut("pod_identity") else {
+        return;
+    };
+    for block in blocks.iter_mut().filter(|b| matches!(b, Value::Object(_))) {
+        let kept = prior_block.as_ref().filter(|before| {
+            before.get("cluster_name") == block.get("cluster_name")
+                && before.get("cluster_name").is_wholly_known()
+                && !before.get("association_id").is_null()
+        });
+        for name in ["association_id", "association_arn"] {
+            let value = kept.map_or(Value::Unknown, |before| before.get(name).clone());
+            block.set_attr(name, value);
+        }
+    }
+}
+
+/// The plan-time warning of a change of mechanism (IRSA, Pod Identity, or the Pod Identity
+/// cluster): pods keep the credentials they started with, and while the IRSA annotation is
+/// there the SDKs' default credential chain takes the web identity token first.
+pub fn mechanism_change_warning(prior: &Value, planned: &Value) -> Option<Diagnostic> {
+    if prior.is_null() || planned.is_null() {
+        return None;
+    }
+    let mechanisms = |v: &Value| {
+        let cluster = v
+            .get("pod_identity")
+            .as_elements()
+            .and_then(|items| items.first())
+            .map(|b| b.get("cluster_name").clone());
+        (v.get("irsa").clone(), cluster)
+    };
+    let (before, after) = (mechanisms(prior), mechanisms(planned));
+    if before == after || !planned.get("irsa").is_wholly_known() {
+        return None;
+    }
+    let describe = |(irsa, cluster): &(Value, Option<Value>)| {
+        let irsa = irsa.as_bool() != Some(false);
+        match (irsa, cluster.as_ref().and_then(Value::as_str)) {
+            (true, None) => "IRSA".to_string(),
+            (true, Some(c)) => format!("IRSA and EKS Pod Identity (cluster {c})"),
+            (false, Some(c)) => format!("EKS Pod Identity (cluster {c})"),
+            (false, None) => "nothing".to_string(),
+        }
+    };
+    Some(
+        Diagnostic::warning(
+            "Running pods keep their credentials until they restart",
+            format!(
+                "The binding changes from {} to {}. The role stays the same and the change \
+                 is made in a safe order (the new trust statement and association first, the \
+                 old statement, annotation or association last), but pods that are running \
+                 keep the credentials they were started with: the EKS Pod Identity Webhook \
+                 and the Pod Identity association act when a pod is created, so restart the \
+                 runner (and its job pods) to use the new mechanism. While the ServiceAccount \
+                 carries the eks.amazonaws.com/role-arn annotation, pods get \
+                 AWS_WEB_IDENTITY_TOKEN_FILE and the AWS SDKs' default credential chain takes \
+                 the web identity token (IRSA) before container credentials (Pod Identity) \
+                 (https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html): \
+                 they keep using IRSA until irsa = false removes the annotation and they \
+                 restart.",
+                describe(&before),
+                describe(&after)
+            ),
+        )
+        .at(AttributePath::new("irsa")),
+    )
 }
 
 fn known_pair<'a>(a: &'a Value, b: &'a Value) -> Option<(&'a str, &'a str)> {

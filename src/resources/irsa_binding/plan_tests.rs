@@ -355,3 +355,152 @@ fn drift_repairs_plan_the_known_values_again() {
         8
     );
 }
+
+/// `config` with a `pod_identity` block, Pod Identity only when `irsa` is false.
+fn with_pod_identity(mut config: Value, irsa: bool) -> Value {
+    config.set_attr(
+        "pod_identity",
+        super::testing::pod_identity("gitlabrunner-acc"),
+    );
+    if !irsa {
+        config.set_attr("irsa", false.into());
+        config.set_attr("sts_regional_endpoints", Value::Null);
+    }
+    config
+}
+
+fn association(planned: &Value, name: &str) -> Value {
+    planned.get("pod_identity").as_elements().unwrap()[0]
+        .get(name)
+        .clone()
+}
+
+#[test]
+fn both_mechanisms_plan_two_statements_the_annotation_and_a_new_association() {
+    let planned = create_plan(&with_pod_identity(manager_config(), true));
+    let trust: serde_json::Value =
+        serde_json::from_str(planned.get("trust_policy").as_str().unwrap()).unwrap();
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(statements[0]["Principal"]["Federated"], OIDC);
+    assert_eq!(
+        statements[1]["Principal"]["Service"],
+        "pods.eks.amazonaws.com"
+    );
+    assert_eq!(
+        statements[1]["Condition"]["StringEquals"]["aws:RequestTag/eks-cluster-arn"],
+        "arn:aws:eks:us-east-1:123456789012:cluster/gitlabrunner-acc"
+    );
+    assert!(
+        planned
+            .get("irsa_annotations")
+            .as_map()
+            .unwrap()
+            .contains_key("eks.amazonaws.com/role-arn")
+    );
+    assert!(association(&planned, "association_id").is_unknown());
+    assert!(association(&planned, "association_arn").is_unknown());
+}
+
+#[test]
+fn pod_identity_only_plans_no_oidc_statement_and_no_annotation() {
+    let planned = create_plan(&with_pod_identity(manager_config(), false));
+    assert!(planned.get("oidc_provider_arn").is_null());
+    assert_eq!(
+        planned.get("role_arn"),
+        &Value::from("arn:aws:iam::123456789012:role/ci-runner-gitlab-runner"),
+        "the account comes from the credentials"
+    );
+    let trust = planned.get("trust_policy").as_str().unwrap();
+    assert!(!trust.contains("Federated") && !trust.contains("AssumeRoleWithWebIdentity"));
+    assert!(trust.contains("pods.eks.amazonaws.com"));
+    assert_eq!(
+        planned.get("irsa_annotations").as_map().map(|m| m.len()),
+        Some(0)
+    );
+    // Without the credentials' account the role ARN and trust wait for apply.
+    let mut no_account = defaults();
+    no_account.account_id = None;
+    let (change, diags) = plan_with(
+        &no_account,
+        &Value::Null,
+        &with_pod_identity(manager_config(), false),
+    );
+    assert!(!diags.has_errors(), "{diags:?}");
+    assert!(change.planned.get("role_arn").is_unknown());
+    assert!(change.planned.get("trust_policy").is_unknown());
+}
+
+#[test]
+fn the_association_is_kept_in_its_cluster_and_recreated_when_missing() {
+    let config = with_pod_identity(manager_config(), true);
+    let mut state = applied(&config);
+    let mut block = state.get("pod_identity").as_elements().unwrap()[0].clone();
+    block.set_attr("association_id", "a-0123456789abcdefg".into());
+    block.set_attr("association_arn", "arn:assoc".into());
+    state.set_attr("pod_identity", Value::List(vec![block.clone()]));
+    plan_is_empty(&state, &config).unwrap();
+    // Refresh found it deleted (or pointing at another role): apply makes it again.
+    block.set_attr("association_id", Value::Null);
+    block.set_attr("association_arn", Value::Null);
+    state.set_attr("pod_identity", Value::List(vec![block]));
+    let (change, _) = plan(&state, &config);
+    assert!(association(&change.planned, "association_id").is_unknown());
+    assert!(plan_is_empty(&state, &config).is_err());
+}
+
+#[test]
+fn a_mode_change_is_in_place_keeps_the_role_and_warns_about_running_pods() {
+    let irsa = manager_config();
+    let both = with_pod_identity(manager_config(), true);
+    let only = with_pod_identity(manager_config(), false);
+    let steps = [
+        (&irsa, &both),
+        (&both, &only),
+        (&only, &both),
+        (&both, &irsa),
+        (&irsa, &only),
+    ];
+    for (from, to) in steps {
+        let state = applied(from);
+        let (change, diags) = plan(&state, to);
+        assert!(!diags.has_errors(), "{diags:?}");
+        assert!(
+            change.requires_replace.is_empty(),
+            "{:?}",
+            change.requires_replace
+        );
+        assert_eq!(
+            change.planned.get("role_unique_id"),
+            &Value::from("AROAEXAMPLE")
+        );
+        assert_eq!(change.planned.get("role_arn"), state.get("role_arn"));
+        let warning = diags
+            .iter()
+            .find(|d| d.summary == "Running pods keep their credentials until they restart")
+            .unwrap_or_else(|| panic!("no warning: {diags:?}"));
+        assert!(
+            warning
+                .detail
+                .contains("web identity token (IRSA) before container")
+        );
+        assert!(warning.detail.contains("standardized-credentials"));
+    }
+    // No warning without a change of mechanism.
+    let state = applied(&both);
+    let (_, diags) = plan(&state, &both);
+    assert!(diags.is_empty(), "{diags:?}");
+}
+
+#[test]
+fn an_existing_irsa_configuration_plans_the_trust_byte_for_byte() {
+    let planned = create_plan(&manager_config());
+    assert_eq!(
+        planned.get("trust_policy").as_str().unwrap(),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{OIDC}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub":"system:serviceaccount:ci-runner:gitlab-runner","oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:aud":"sts.amazonaws.com"}}}}}}]}}"#
+        )
+    );
+    assert_eq!(planned.get("irsa"), &Value::Bool(true));
+    assert_eq!(planned.get("pod_identity"), &Value::List(Vec::new()));
+}

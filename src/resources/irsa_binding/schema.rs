@@ -10,9 +10,13 @@ pub const DEFAULT_MAX_SESSION_DURATION: i64 = 3600;
 /// The default `role_path`.
 pub const DEFAULT_ROLE_PATH: &str = "/";
 
+/// The schema version. Version 1 (issue 14) added `irsa` and the `pod_identity` block; see
+/// [`super::upgrade`] for how version 0 states (0.1.0) are brought to it.
+pub const SCHEMA_VERSION: i64 = 1;
+
 /// The resource schema.
 pub fn schema() -> Schema {
-    Schema::new(0, root())
+    Schema::new(SCHEMA_VERSION, root())
 }
 
 fn root() -> Block {
@@ -51,6 +55,17 @@ fn root() -> Block {
         )
         .requires_replace(),
     )
+    .attr(Attribute::with_default(
+        "irsa",
+        Type::Bool,
+        true.into(),
+        "Whether the role serves IRSA (IAM roles for service accounts): a trust statement for \
+         the cluster's OIDC provider and the `eks.amazonaws.com/role-arn` annotation on the \
+         ServiceAccount. Defaults to `true`. Set `false` together with a `pod_identity` block \
+         for Pod Identity only: no OIDC statement, no `eks.amazonaws.com/*` annotations, and \
+         `oidc_provider_arn`, `audience`, `sts_regional_endpoints` and `token_expiration` must \
+         not be set. Changing it is an update in place that keeps the role.",
+    ))
     .attr(Attribute::optional_computed(
         "oidc_provider_arn",
         Type::String,
@@ -59,7 +74,7 @@ fn root() -> Block {
          `gitlabrunner_oidc_provider` data source). Defaults to the provider's \
          `oidc_provider_arn`. The role's partition and account and the trust condition keys \
          (`ISSUER_HOST/PATH:sub`, `ISSUER_HOST/PATH:aud`) all come from it; its partition must \
-         match the provider's region.",
+         match the provider's region. Not used (null) when `irsa = false`.",
     ))
     .attr(Attribute::optional_computed(
         "role_name",
@@ -294,7 +309,46 @@ fn root() -> Block {
          exchanged a ServiceAccount token for role credentials. Null without `verify`.",
     ))
     .block(grant_block())
+    .block(pod_identity_block())
     .block(verify_block())
+}
+
+/// The `pod_identity` block: at most one (a list of at most one, like the other single blocks
+/// whose computed attributes Terraform must carry).
+fn pod_identity_block() -> NestedBlock {
+    let block = Block::new(
+        "EKS Pod Identity for the ServiceAccount: the role's trust policy gains a statement for \
+         the service principal `pods.eks.amazonaws.com` (`sts:AssumeRole` and `sts:TagSession`), \
+         scoped with `StringEquals` on the session tags EKS passes (`eks-cluster-arn`, \
+         `eks-cluster-name`, `kubernetes-namespace`, `kubernetes-service-account`) to exactly \
+         this ServiceAccount of this cluster, and an EKS Pod Identity association (cluster, \
+         namespace, ServiceAccount, role) is created. With `irsa = true` (the default) both \
+         mechanisms work side by side; with `irsa = false` only Pod Identity does. Adding, \
+         removing or moving the block is an update in place: the new trust statement and \
+         association come first, the old ones go last. An association that already exists for \
+         the ServiceAccount and this role is adopted; one for another role is an error naming \
+         it.",
+    )
+    .attr(Attribute::required(
+        "cluster_name",
+        Type::String,
+        "Name of the EKS cluster (1-100 characters: a letter or digit, then letters, digits, \
+         `-` and `_`, as EKS CreateCluster requires). The cluster is in the provider's region \
+         and the role's account.",
+    ))
+    .attr(Attribute::computed(
+        "association_id",
+        Type::String,
+        "The id of the Pod Identity association (`a-` and 17 characters). Null when the \
+         association is missing or points at another role (a change made outside Terraform, \
+         which the next apply repairs).",
+    ))
+    .attr(Attribute::computed(
+        "association_arn",
+        Type::String,
+        "The ARN of the Pod Identity association.",
+    ));
+    NestedBlock::new("pod_identity", Nesting::List, block).items(0, 1)
 }
 
 fn grant_block() -> NestedBlock {

@@ -19,6 +19,7 @@ pub fn defaults() -> ProviderDefaults {
         region: Some("us-east-1".into()),
         oidc_provider_arn: Some(OIDC.into()),
         default_tags: BTreeMap::from([("env".into(), "test".into())]),
+        account_id: Some("123456789012".into()),
     }
 }
 
@@ -33,6 +34,7 @@ pub fn empty_config() -> Value {
             .map(|a| (a.name.clone(), Value::Null)),
     );
     config.set_attr("grant", Value::List(Vec::new()));
+    config.set_attr("pod_identity", Value::List(Vec::new()));
     config.set_attr("verify", Value::Null);
     config
 }
@@ -47,6 +49,15 @@ pub fn grant(namespace: &str, preset: Option<&str>, rules: Vec<Value>) -> Value 
         ("role_binding_name", Value::Null),
         ("role_rules", Value::Null),
     ])
+}
+
+/// A `pod_identity` block for `cluster`, as configured.
+pub fn pod_identity(cluster: &str) -> Value {
+    Value::List(vec![Value::object([
+        ("cluster_name", Value::from(cluster)),
+        ("association_id", Value::Null),
+        ("association_arn", Value::Null),
+    ])])
 }
 
 /// A rule block.

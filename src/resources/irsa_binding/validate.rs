@@ -32,9 +32,85 @@ pub fn validate(config: &Value) -> Diagnostics {
     checks.iam(config);
     checks.service_account(config);
     checks.grants(config);
+    checks.pod_identity(config);
     checks.verify(config);
     checks.diagnostics
 }
+
+/// The longest EKS cluster name (EKS API reference, CreateCluster, `name`: "Length
+/// Constraints: Minimum length of 1. Maximum length of 100."
+/// <https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html>).
+pub const MAX_CLUSTER_NAME: usize = 100;
+
+/// An EKS cluster name as CreateCluster accepts it: 1 to 100 characters matching
+/// `^[0-9A-Za-z][A-Za-z0-9\-_]*` (EKS API reference, CreateCluster, `name`).
+pub fn eks_cluster_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    let count = name.chars().count();
+    if count > MAX_CLUSTER_NAME {
+        return Err(format!(
+            "it has {count} characters, at most {MAX_CLUSTER_NAME} are allowed"
+        ));
+    }
+    if name.starts_with("arn:") {
+        return Err("it is an ARN; give the cluster's name (the part after \"cluster/\")".into());
+    }
+    let first = name.chars().next().unwrap_or_default();
+    if !first.is_ascii_alphanumeric() {
+        return Err(format!(
+            "it starts with {first:?}; it must start with a letter or digit"
+        ));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        Some(bad) => Err(format!(
+            "it contains {bad:?}; only letters, digits, '-' and '_' are allowed"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The error of `irsa = false` without a `pod_identity` block (validate and plan).
+pub fn no_mechanism() -> Diagnostic {
+    Diagnostic::error(
+        "irsa = false without pod_identity",
+        "With irsa = false the role would serve no mechanism at all: no OIDC trust statement \
+         and no Pod Identity association. Add a pod_identity block with the cluster's name \
+         (Pod Identity only), or remove irsa = false (IRSA).",
+    )
+    .at(AttributePath::new("irsa"))
+}
+
+/// What `irsa = false` makes meaningless, and why, for the error that names it.
+const IRSA_ONLY_SETTINGS: [(&str, &str); 4] = [
+    (
+        "oidc_provider_arn",
+        "the role gets no OIDC trust statement, so there is no OIDC provider to name (the \
+         provider block's default is not used either)",
+    ),
+    (
+        "audience",
+        "it is the audience of the OIDC trust statement and the eks.amazonaws.com/audience \
+         annotation, neither of which exists; EKS Pod Identity tokens always have the audience \
+         pods.eks.amazonaws.com",
+    ),
+    (
+        "sts_regional_endpoints",
+        "it sets the eks.amazonaws.com/sts-regional-endpoints annotation for the EKS Pod \
+         Identity Webhook (IRSA), and the binding writes no eks.amazonaws.com/* annotations \
+         without IRSA",
+    ),
+    (
+        "token_expiration",
+        "it sets the eks.amazonaws.com/token-expiration annotation for the EKS Pod Identity \
+         Webhook (IRSA), and the binding writes no eks.amazonaws.com/* annotations without \
+         IRSA; the EKS Pod Identity Agent manages its own credentials",
+    ),
+];
 
 /// The opt-ins that let a `rule` block grant more than a runner needs.
 #[derive(Clone, Copy)]
@@ -598,6 +674,79 @@ impl Checks {
                 paths.join("; ")
             ),
         );
+    }
+
+    /// The `pod_identity` block and `irsa`: the cluster name rules, at most one block, and
+    /// `irsa = false` only with the block and without the IRSA-only settings.
+    fn pod_identity(&mut self, config: &Value) {
+        let blocks = config.get("pod_identity");
+        let items = blocks.as_elements().unwrap_or_default();
+        if items.len() > 1 {
+            self.error(
+                AttributePath::new("pod_identity").index(1),
+                "Too many pod_identity blocks",
+                format!(
+                    "A binding has at most one pod_identity block (one ServiceAccount, one \
+                     cluster); this one has {}.",
+                    items.len()
+                ),
+            );
+        }
+        for (index, block) in items.iter().enumerate() {
+            if let Some(name) = block.get("cluster_name").as_str()
+                && let Err(why) = eks_cluster_name(name)
+            {
+                self.error(
+                    AttributePath::new("pod_identity")
+                        .index(index)
+                        .attr("cluster_name"),
+                    "Invalid EKS cluster name",
+                    format!(
+                        "{name:?} is not a valid EKS cluster name: {why}. EKS cluster names \
+                         have 1 to {MAX_CLUSTER_NAME} characters, a letter or digit followed \
+                         by letters, digits, '-' and '_' (EKS API reference, CreateCluster: \
+                         https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html)."
+                    ),
+                );
+            }
+        }
+        if config.get("irsa").as_bool() != Some(false) {
+            return;
+        }
+        // `irsa = false`: Pod Identity only. An unknown block count is checked once known.
+        if matches!(blocks, Value::Null) || matches!(blocks, Value::List(b) if b.is_empty()) {
+            self.diagnostics.push(no_mechanism());
+        }
+        for (name, why) in IRSA_ONLY_SETTINGS {
+            if !config.get(name).is_null() {
+                self.error(
+                    AttributePath::new(name),
+                    "Setting for IRSA with irsa = false",
+                    format!(
+                        "{name} is set, but irsa = false makes this binding Pod Identity only: \
+                         {why}. Remove {name}, or set irsa = true to keep IRSA beside Pod \
+                         Identity."
+                    ),
+                );
+            }
+        }
+        if let Some(annotations) = config.get("annotations").as_map() {
+            let irsa_only = annotations.keys().filter(|k| {
+                k.starts_with("eks.amazonaws.com/") && !RESERVED_ANNOTATIONS.contains(&k.as_str())
+            });
+            for key in irsa_only {
+                self.error(
+                    AttributePath::new("annotations").key(key),
+                    "IRSA annotation with irsa = false",
+                    format!(
+                        "The annotation {key:?} is read by the EKS Pod Identity Webhook, \
+                         which only serves IRSA; with irsa = false the ServiceAccount carries \
+                         no eks.amazonaws.com/* annotations, so that pods use Pod Identity. \
+                         Remove it, or set irsa = true."
+                    ),
+                );
+            }
+        }
     }
 
     fn verify(&mut self, config: &Value) {

@@ -3,7 +3,7 @@
 
 use crate::codec::Value;
 
-use super::testing::{grant, manager_config, plan_with, rule};
+use super::testing::{grant, manager_config, plan_with, pod_identity, rule};
 use super::validate::validate;
 
 /// One invalid configuration: what is wrong, how to make it, and the expected diagnostic.
@@ -24,6 +24,18 @@ fn set_rule(config: &mut Value, field: &str, value: Value) {
     rules[0].set_attr(field, value);
     grants[2].set_attr("rule", Value::List(rules));
     config.set_attr("grant", Value::List(grants));
+}
+
+/// A `pod_identity` block whose cluster is named `name`.
+fn set_cluster(config: &mut Value, name: &str) {
+    config.set_attr("pod_identity", pod_identity(name));
+}
+
+/// The manager's configuration, Pod Identity only (valid as it is).
+fn pod_identity_only(config: &mut Value) {
+    config.set_attr("irsa", false.into());
+    config.set_attr("sts_regional_endpoints", Value::Null);
+    config.set_attr("pod_identity", pod_identity("gitlabrunner-acc"));
 }
 
 fn valid_policy() -> &'static str {
@@ -676,6 +688,129 @@ fn cases() -> Vec<Case> {
             summary: "Invalid verify timeout",
             path: "verify.timeout_seconds",
         },
+        // EKS Pod Identity (issue 14): the cluster name rules of EKS CreateCluster, and what
+        // irsa = false excludes.
+        Case {
+            what: "empty cluster name",
+            change: |c| set_cluster(c, ""),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name over 100 characters",
+            change: |c| set_cluster(c, &"c".repeat(101)),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name starting with a dash",
+            change: |c| set_cluster(c, "-runners"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name starting with an underscore",
+            change: |c| set_cluster(c, "_runners"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name with a dot",
+            change: |c| set_cluster(c, "runners.prod"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name with a space",
+            change: |c| set_cluster(c, "ci runners"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name with a non-ASCII letter",
+            change: |c| set_cluster(c, "läufer"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster ARN instead of its name",
+            change: |c| set_cluster(c, "arn:aws:eks:us-east-1:123456789012:cluster/ci"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "cluster name with a slash",
+            change: |c| set_cluster(c, "ci/runners"),
+            summary: "Invalid EKS cluster name",
+            path: "pod_identity[0].cluster_name",
+        },
+        Case {
+            what: "two pod_identity blocks",
+            change: |c| {
+                let block = pod_identity("a").as_elements().unwrap()[0].clone();
+                c.set_attr("pod_identity", Value::List(vec![block.clone(), block]));
+            },
+            summary: "Too many pod_identity blocks",
+            path: "pod_identity[1]",
+        },
+        Case {
+            what: "irsa = false without a pod_identity block",
+            change: |c| {
+                pod_identity_only(c);
+                set(c, "pod_identity", Value::List(Vec::new()));
+            },
+            summary: "irsa = false without pod_identity",
+            path: "irsa",
+        },
+        Case {
+            what: "irsa = false with oidc_provider_arn",
+            change: |c| {
+                pod_identity_only(c);
+                set(c, "oidc_provider_arn", super::testing::OIDC.into());
+            },
+            summary: "Setting for IRSA with irsa = false",
+            path: "oidc_provider_arn",
+        },
+        Case {
+            what: "irsa = false with audience",
+            change: |c| {
+                pod_identity_only(c);
+                set(c, "audience", "sts.amazonaws.com".into());
+            },
+            summary: "Setting for IRSA with irsa = false",
+            path: "audience",
+        },
+        Case {
+            what: "irsa = false with sts_regional_endpoints",
+            change: |c| {
+                pod_identity_only(c);
+                set(c, "sts_regional_endpoints", false.into());
+            },
+            summary: "Setting for IRSA with irsa = false",
+            path: "sts_regional_endpoints",
+        },
+        Case {
+            what: "irsa = false with token_expiration",
+            change: |c| {
+                pod_identity_only(c);
+                set(c, "token_expiration", Value::int(3600));
+            },
+            summary: "Setting for IRSA with irsa = false",
+            path: "token_expiration",
+        },
+        Case {
+            what: "irsa = false with an eks.amazonaws.com annotation",
+            change: |c| {
+                pod_identity_only(c);
+                set(
+                    c,
+                    "annotations",
+                    Value::string_map([("eks.amazonaws.com/skip-containers", "helper")]),
+                );
+            },
+            summary: "IRSA annotation with irsa = false",
+            path: "annotations[\"eks.amazonaws.com/skip-containers\"]",
+        },
     ]
 }
 
@@ -768,6 +903,57 @@ fn invalid_configurations_are_also_refused_at_plan_time() {
             "{what}"
         );
     }
+}
+
+#[test]
+fn every_pod_identity_mode_is_valid_and_unknowns_wait() {
+    let mut both = manager_config();
+    set_cluster(&mut both, "gitlabrunner-acc");
+    assert!(validate(&both).is_empty());
+    let mut only = manager_config();
+    pod_identity_only(&mut only);
+    assert!(validate(&only).is_empty(), "{:?}", validate(&only));
+    // The longest name, upper case and underscores are EKS names.
+    set_cluster(&mut both, &format!("A{}", "b_-9".repeat(24)));
+    assert!(validate(&both).is_empty());
+    // Unknown values are checked once known.
+    let mut unknown = manager_config();
+    unknown.set_attr("irsa", Value::Unknown);
+    assert!(validate(&unknown).is_empty());
+    let mut unknown = manager_config();
+    pod_identity_only(&mut unknown);
+    unknown.set_attr("pod_identity", Value::Unknown);
+    assert!(validate(&unknown).is_empty());
+    let mut unknown = manager_config();
+    pod_identity_only(&mut unknown);
+    let mut block = pod_identity("x").as_elements().unwrap()[0].clone();
+    block.set_attr("cluster_name", Value::Unknown);
+    unknown.set_attr("pod_identity", Value::List(vec![block]));
+    assert!(validate(&unknown).is_empty());
+}
+
+#[test]
+fn pod_identity_only_needs_no_oidc_provider_and_ignores_the_default() {
+    use super::testing::defaults;
+    let mut config = manager_config();
+    pod_identity_only(&mut config);
+    let mut no_default = defaults();
+    no_default.oidc_provider_arn = None;
+    for defaults in [defaults(), no_default] {
+        let (change, diags) = plan_with(&defaults, &Value::Null, &config);
+        assert!(!diags.has_errors(), "{diags:?}");
+        assert!(change.planned.get("oidc_provider_arn").is_null());
+    }
+    // Refused again at plan time, before any API call.
+    let mut config = manager_config();
+    config.set_attr("irsa", false.into());
+    let (_, diags) = plan_with(&defaults(), &Value::Null, &config);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.summary == "irsa = false without pod_identity"),
+        "{diags:?}"
+    );
 }
 
 #[test]

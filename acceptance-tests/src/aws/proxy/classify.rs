@@ -6,11 +6,20 @@
 //! - IAM/STS (query protocol): the form's (or query string's) `Action=`.
 //! - S3 (REST-XML): the SDK's `x-id` query parameter when present, else method + path-style
 //!   path + sub-resource query keys (`PUT /bucket?policy` = PutBucketPolicy).
+//! - EKS and EKS Auth (restJson1, signing names `eks` and `eks-auth`): method + path, for the
+//!   Pod Identity operations the rig serves ([`crate::aws::eks::rest::operation_of`]); an
+//!   unsigned request on one of their paths is taken for them too.
 
 use crate::fault_proxy::{RequestKind, RequestTarget};
 
 /// The target of a request already classified as `kind`.
 pub fn target(kind: &RequestKind, path: &str, query: &str, body: &[u8]) -> RequestTarget {
+    if matches!(kind.service.as_str(), "eks" | "eks-auth") {
+        return RequestTarget {
+            params: crate::aws::eks::rest::target_params(path, query, body),
+            bucket: None,
+        };
+    }
     if kind.service == "s3" {
         let bucket = path.trim_start_matches('/').split('/').next().unwrap_or("");
         return RequestTarget {
@@ -64,17 +73,23 @@ pub fn classify(
     body: &[u8],
 ) -> RequestKind {
     let form_action = form_value(body, "Action").or_else(|| form_value(query.as_bytes(), "Action"));
+    let eks_operation = crate::aws::eks::rest::operation_of(method, path);
     let service = signing_service(headers)
         .or_else(|| {
             form_value(query.as_bytes(), "X-Amz-Credential").and_then(|c| scope_service(&c))
         })
-        .unwrap_or_else(|| match &form_action {
-            Some(action) if STS_ACTIONS.contains(&action.as_str()) => "sts".to_string(),
-            Some(_) => "iam".to_string(),
-            None => "s3".to_string(),
+        .unwrap_or_else(|| match (&form_action, eks_operation) {
+            (Some(action), _) if STS_ACTIONS.contains(&action.as_str()) => "sts".to_string(),
+            (Some(_), _) => "iam".to_string(),
+            (None, Some("AssumeRoleForPodIdentity")) => "eks-auth".to_string(),
+            (None, Some(_)) => "eks".to_string(),
+            (None, None) => "s3".to_string(),
         });
     let operation = match (service.as_str(), form_action) {
         ("s3", _) => s3_operation(method, path, query, headers),
+        ("eks" | "eks-auth", _) => {
+            eks_operation.map_or_else(|| format!("{method} {path}"), str::to_string)
+        }
         (_, Some(action)) => action,
         (_, None) => format!("{method} {path}"),
     };
@@ -421,6 +436,99 @@ mod tests {
                 .as_deref(),
             Some("my-bucket")
         );
+    }
+
+    #[test]
+    fn eks_pod_identity_operations_come_from_method_and_path() {
+        let h = signed("eks");
+        let base = "/clusters/gitlabrunner-acc/pod-identity-associations";
+        let id = format!("{base}/a-abcdefghijklmnopq");
+        assert_eq!(
+            kind(Method::POST, base, "", &h, "{}"),
+            "eks:CreatePodIdentityAssociation"
+        );
+        assert_eq!(
+            kind(Method::GET, base, "namespace=ci", &h, ""),
+            "eks:ListPodIdentityAssociations"
+        );
+        assert_eq!(
+            kind(Method::GET, &id, "", &h, ""),
+            "eks:DescribePodIdentityAssociation"
+        );
+        assert_eq!(
+            kind(Method::POST, &id, "", &h, "{}"),
+            "eks:UpdatePodIdentityAssociation"
+        );
+        assert_eq!(
+            kind(Method::DELETE, &id, "", &h, ""),
+            "eks:DeletePodIdentityAssociation"
+        );
+        // Other EKS calls keep method and path.
+        assert_eq!(
+            kind(Method::GET, "/clusters/c", "", &h, ""),
+            "eks:GET /clusters/c"
+        );
+        let auth = "/clusters/gitlabrunner-acc/assume-role-for-pod-identity";
+        assert_eq!(
+            kind(Method::POST, auth, "", &signed("eks-auth"), "{}"),
+            "eks-auth:AssumeRoleForPodIdentity"
+        );
+        assert_eq!(
+            kind(Method::POST, auth, "", &HeaderMap::new(), "{}"),
+            "eks-auth:AssumeRoleForPodIdentity"
+        );
+        assert_eq!(
+            kind(Method::DELETE, &id, "", &HeaderMap::new(), ""),
+            "eks:DeletePodIdentityAssociation"
+        );
+    }
+
+    #[test]
+    fn eks_targets_carry_labels_query_and_body_fields_but_never_the_token() {
+        let create = RequestKind {
+            service: "eks".into(),
+            operation: "CreatePodIdentityAssociation".into(),
+        };
+        let body = br#"{"namespace":"ci","serviceAccount":"runner","roleArn":"arn:aws:iam::123456789012:role/r","tags":{"a":"b"}}"#;
+        let params = target(&create, "/clusters/c1/pod-identity-associations", "", body).params;
+        assert_eq!(params["clusterName"], "c1");
+        assert_eq!(params["namespace"], "ci");
+        assert_eq!(params["serviceAccount"], "runner");
+        assert_eq!(params["roleArn"], "arn:aws:iam::123456789012:role/r");
+        let describe = RequestKind {
+            service: "eks".into(),
+            operation: "ListPodIdentityAssociations".into(),
+        };
+        let params = target(
+            &describe,
+            "/clusters/c1/pod-identity-associations",
+            "namespace=ci&maxResults=2",
+            b"",
+        )
+        .params;
+        assert_eq!(params["namespace"], "ci");
+        assert_eq!(params["maxResults"], "2");
+        let id = target(
+            &describe,
+            "/clusters/c1/pod-identity-associations/a-1",
+            "",
+            b"",
+        )
+        .params;
+        assert_eq!(id["associationId"], "a-1");
+        let auth = RequestKind {
+            service: "eks-auth".into(),
+            operation: "AssumeRoleForPodIdentity".into(),
+        };
+        let params = target(
+            &auth,
+            "/clusters/c1/assume-role-for-pod-identity",
+            "",
+            br#"{"token":"a.b.c"}"#,
+        )
+        .params;
+        assert_eq!(params["clusterName"], "c1");
+        assert!(!params.contains_key("token"), "{params:?}");
     }
 
     #[test]

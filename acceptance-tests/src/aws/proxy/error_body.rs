@@ -8,6 +8,8 @@ use http_body_util::Full;
 ///
 /// - IAM, STS (awsQuery): `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`;
 /// - S3 (restXml): `<Error><Code/><Message/><RequestId/></Error>`, no body for HEAD;
+/// - EKS, EKS Auth (restJson1): `{"message": ...}` + `x-amzn-ErrorType`
+///   (<https://smithy.io/2.0/aws/protocols/aws-restjson1-protocol.html#operation-error-serialization>);
 /// - anything else (JSON protocols): `{"__type": code, "message": ...}` + `x-amzn-ErrorType`.
 pub fn error_response(
     service: &str,
@@ -48,6 +50,10 @@ pub fn error_response(
                 xml_escape(message)
             );
             ("application/xml", body, "x-amz-request-id")
+        }
+        "eks" | "eks-auth" => {
+            let body = serde_json::json!({ "message": message }).to_string();
+            ("application/json", body, "x-amzn-RequestId")
         }
         _ => {
             let body = serde_json::json!({ "__type": code, "message": message }).to_string();
@@ -98,6 +104,21 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("Rate &lt;exceeded&gt;"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn eks_errors_are_rest_json_with_the_code_in_the_header() {
+        for service in ["eks", "eks-auth"] {
+            let response = error_response(service, false, 429, "ThrottlingException", "slow", "r4");
+            assert_eq!(response.status(), 429);
+            assert_eq!(
+                response.headers()["x-amzn-ErrorType"],
+                "ThrottlingException"
+            );
+            assert_eq!(response.headers()["content-type"], "application/json");
+            assert_eq!(response.headers()["x-amzn-RequestId"], "r4");
+            assert_eq!(body_of(response).await, r#"{"message":"slow"}"#);
+        }
     }
 
     #[tokio::test]

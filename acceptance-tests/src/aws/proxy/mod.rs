@@ -32,14 +32,16 @@ pub use crate::fault_proxy::{
 pub use classify::{classify, target};
 pub use error_body::error_response;
 
+use crate::aws::eks::{self, EksRig};
 use crate::aws::web_identity::{self, WebIdentityGate};
-use crate::fault_proxy::{Dialect, HttpUpstream, Interception};
+use crate::fault_proxy::{Dialect, HttpUpstream, Intercepted, Interception};
 
 /// A running AWS proxy (a [`FaultProxy`] speaking the AWS protocols); dropping it stops it.
 #[derive(Debug)]
 pub struct AwsProxy {
     proxy: FaultProxy,
     checks_web_identity: bool,
+    serves_eks: bool,
 }
 
 impl AwsProxy {
@@ -47,13 +49,22 @@ impl AwsProxy {
     pub fn start(upstream: &str) -> Result<Self, ProxyError> {
         // The rig's STS, when one is registered for this emulator, checks web identities here.
         let gate = web_identity::gate_for(upstream).map(|entry| entry.gate);
+        // The rig's EKS and EKS Auth, when registered for this emulator, answer here.
+        let eks = eks::rig_for(upstream);
         let upstream = HttpUpstream::new(upstream)?;
         let checks_web_identity = gate.is_some();
-        let proxy = FaultProxy::start(AwsDialect { gate }, upstream, None)?;
+        let serves_eks = eks.is_some();
+        let proxy = FaultProxy::start(AwsDialect { gate, eks }, upstream, None)?;
         Ok(Self {
             proxy,
             checks_web_identity,
+            serves_eks,
         })
+    }
+
+    /// Whether the rig's EKS Pod Identity and EKS Auth answer here (see [`crate::aws::eks`]).
+    pub fn serves_eks(&self) -> bool {
+        self.serves_eks
     }
 
     /// Whether `AssumeRoleWithWebIdentity` is checked by the rig's STS before it is forwarded.
@@ -76,19 +87,36 @@ impl std::ops::Deref for AwsProxy {
 struct AwsDialect {
     /// The rig's STS checks for `AssumeRoleWithWebIdentity`, when registered for the upstream.
     gate: Option<Arc<WebIdentityGate>>,
+    /// The rig's EKS and EKS Auth, when registered for the upstream.
+    eks: Option<Arc<EksRig>>,
 }
 
 impl Dialect for AwsDialect {
-    /// An `AssumeRoleWithWebIdentity` the rig's STS refuses is answered with STS's error
-    /// instead of being forwarded (moto and LocalStack would accept any token).
-    fn intercept<'a>(&'a self, kind: &'a RequestKind, body: &'a [u8]) -> Interception<'a> {
+    /// EKS Pod Identity and EKS Auth calls are answered by the rig's EKS (the emulators lack
+    /// them); an `AssumeRoleWithWebIdentity` the rig's STS refuses is answered with STS's
+    /// error instead of being forwarded (moto and LocalStack would accept any token).
+    fn intercept<'a>(
+        &'a self,
+        kind: &'a RequestKind,
+        parts: &'a http::request::Parts,
+        body: &'a [u8],
+    ) -> Interception<'a> {
         Box::pin(async move {
+            if let Some(rig) = &self.eks
+                && let Some(answer) = rig.handle(kind, parts, body).await
+            {
+                return Some(Intercepted::Answer(answer));
+            }
             let gate = self.gate.as_ref()?;
             if kind.service != "sts" || kind.operation != "AssumeRoleWithWebIdentity" {
                 return None;
             }
             let refusal = gate.check(&web_identity::form_params(body)).await.err()?;
-            Some((refusal.status, refusal.code.to_string(), refusal.message))
+            Some(Intercepted::Refuse(
+                refusal.status,
+                refusal.code.to_string(),
+                refusal.message,
+            ))
         })
     }
 

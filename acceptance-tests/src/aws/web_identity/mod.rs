@@ -25,7 +25,7 @@ pub mod token;
 pub mod trust;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::{Arc, Mutex};
 

@@ -33,6 +33,11 @@ impl RigSources {
 
     /// IAM clients in a region of the partition of `role_arn`.
     async fn iam(&self, role_arn: &str) -> aws_sdk_iam::Client {
+        self.clients_for(role_arn).await.iam
+    }
+
+    /// Clients of the emulator in a region of the partition of `role_arn`.
+    pub(crate) async fn clients_for(&self, role_arn: &str) -> AwsClients {
         let region = match role_arn.split(':').nth(1) {
             Some("aws-us-gov") => "us-gov-west-1",
             Some("aws-cn") => "cn-north-1",
@@ -44,7 +49,7 @@ impl RigSources {
             .unwrap_or_else(|e| e.into_inner())
             .get(region)
             .cloned();
-        let clients = match known {
+        match known {
             Some(clients) => clients,
             None => {
                 let clients = AwsClients::new(&self.endpoint, region).await;
@@ -54,8 +59,7 @@ impl RigSources {
                     .insert(region, clients.clone());
                 clients
             }
-        };
-        clients.iam
+        }
     }
 
     /// GETs `path` from the Kubernetes API; `None` on 404.

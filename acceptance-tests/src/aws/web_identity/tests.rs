@@ -20,20 +20,21 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/ci-runner";
 const SUB: &str = "system:serviceaccount:ci:runner";
 const NOW: i64 = 1_800_000_000;
 
-struct Signer {
+/// Signs tokens with an RSA key of its own and serves that key as a JWKS.
+pub(crate) struct Signer {
     key: KeyPair,
     kid: String,
 }
 
 impl Signer {
-    fn new(kid: &str) -> Signer {
+    pub(crate) fn new(kid: &str) -> Signer {
         Signer {
             key: KeyPair::generate(KeySize::Rsa2048).unwrap(),
             kid: kid.into(),
         }
     }
 
-    fn jwks(&self) -> Value {
+    pub(crate) fn jwks(&self) -> Value {
         let public = self.key.public_key();
         json!({"keys": [{
             "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
@@ -42,7 +43,7 @@ impl Signer {
         }]})
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": self.kid}).to_string()),

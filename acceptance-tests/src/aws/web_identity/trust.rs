@@ -1,5 +1,7 @@
-//! The rig's own trust-policy check for `sts:AssumeRoleWithWebIdentity`, written apart from
-//! the provider's evaluator (`src/trust_eval`) so that a bug in one is caught by the other.
+//! The rig's own trust-policy check for `sts:AssumeRoleWithWebIdentity` (a `Federated`
+//! principal) and for EKS Pod Identity's `sts:AssumeRole` + `sts:TagSession` (the `Service`
+//! principal `pods.eks.amazonaws.com`), written apart from the provider's evaluator
+//! (`src/trust_eval`) so that a bug in one is caught by the other.
 //! It follows the IAM evaluation rules
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>,
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>):
@@ -18,13 +20,79 @@ pub struct WebIdentityRequest {
     pub context: Vec<(String, String)>,
 }
 
+/// What a service principal's request (EKS Pod Identity's) brings to the trust policy.
+#[derive(Debug, Clone)]
+pub struct ServiceRequest {
+    /// The `Service` principal, e.g. `pods.eks.amazonaws.com`.
+    pub service: String,
+    /// The actions the request needs, each allowed on its own (`sts:AssumeRole`, and
+    /// `sts:TagSession` when session tags are passed:
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required>).
+    pub actions: Vec<String>,
+    /// Context keys (`aws:RequestTag/KEY`, `aws:SourceAccount`, `aws:SourceArn`) and values.
+    pub context: Vec<(String, String)>,
+}
+
+/// One action by one principal with its context, as a statement is matched against it.
+struct Ask<'a> {
+    principal_kind: &'a str,
+    principal: &'a str,
+    action: &'a str,
+    context: &'a [(String, String)],
+}
+
 /// Whether `document` (decoded JSON) lets the request assume the role.
 pub fn admits(document: &Value, request: &WebIdentityRequest) -> bool {
-    let statements: Vec<&Value> = match document.get("Statement") {
+    allows(
+        document,
+        &Ask {
+            principal_kind: "Federated",
+            principal: &request.provider_arn,
+            action: "sts:assumerolewithwebidentity",
+            context: &request.context,
+        },
+    )
+}
+
+/// Whether `document` (decoded JSON) allows the service principal every action it needs.
+pub fn admits_service(document: &Value, request: &ServiceRequest) -> bool {
+    !request.actions.is_empty()
+        && request.actions.iter().all(|action| {
+            allows(
+                document,
+                &Ask {
+                    principal_kind: "Service",
+                    principal: &request.service,
+                    action: &action.to_ascii_lowercase(),
+                    context: &request.context,
+                },
+            )
+        })
+}
+
+/// Whether some `Allow` statement of `document` names `service` as a `Service` principal for
+/// `action` (conditions aside).
+pub fn names_service(document: &Value, service: &str, action: &str) -> bool {
+    statements(document).iter().any(|s| {
+        s.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && s.get("Principal").is_some_and(|p| {
+                p.get("Service")
+                    .is_some_and(|v| as_list(Some(v)).iter().any(|name| name == service))
+            })
+            && action_ok(s, &action.to_ascii_lowercase())
+    })
+}
+
+fn statements(document: &Value) -> Vec<&Value> {
+    match document.get("Statement") {
         Some(Value::Array(list)) => list.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
-        _ => return false,
-    };
+        _ => Vec::new(),
+    }
+}
+
+fn allows(document: &Value, request: &Ask<'_>) -> bool {
+    let statements = statements(document);
     let applying = |effect: &str| {
         statements
             .iter()
@@ -48,12 +116,12 @@ fn as_list(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn applies(statement: &Value, request: &WebIdentityRequest) -> bool {
+fn applies(statement: &Value, request: &Ask<'_>) -> bool {
     let principal_named = |p: &Value| match p {
         Value::String(s) => s == "*",
-        Value::Object(kinds) => as_list(kinds.get("Federated"))
+        Value::Object(kinds) => as_list(kinds.get(request.principal_kind))
             .iter()
-            .any(|arn| arn == "*" || *arn == request.provider_arn),
+            .any(|name| name == "*" || name == request.principal),
         _ => false,
     };
     let principal_ok = match (statement.get("Principal"), statement.get("NotPrincipal")) {
@@ -61,21 +129,26 @@ fn applies(statement: &Value, request: &WebIdentityRequest) -> bool {
         (None, Some(p)) => !principal_named(p),
         (None, None) => false,
     };
-    let action = "sts:assumerolewithwebidentity";
+    principal_ok
+        && action_ok(statement, request.action)
+        && conditions_hold(statement.get("Condition"), request)
+}
+
+/// Whether the statement's `Action` (or `NotAction`) covers `action` (lower case).
+fn action_ok(statement: &Value, action: &str) -> bool {
     let action_named = |v: Option<&Value>| {
         as_list(v)
             .iter()
             .any(|pattern| wildcard(&pattern.to_ascii_lowercase(), action))
     };
-    let action_ok = match (statement.get("Action"), statement.get("NotAction")) {
+    match (statement.get("Action"), statement.get("NotAction")) {
         (Some(_), _) => action_named(statement.get("Action")),
         (None, Some(_)) => !action_named(statement.get("NotAction")),
         (None, None) => false,
-    };
-    principal_ok && action_ok && conditions_hold(statement.get("Condition"), request)
+    }
 }
 
-fn conditions_hold(conditions: Option<&Value>, request: &WebIdentityRequest) -> bool {
+fn conditions_hold(conditions: Option<&Value>, request: &Ask<'_>) -> bool {
     let Some(Value::Object(operators)) = conditions else {
         return conditions.is_none();
     };
@@ -110,6 +183,9 @@ fn condition_holds(operator: &str, found: Option<&str>, expected: &[String]) -> 
         "StringNotEqualsIgnoreCase" => (true, |e, v| e.eq_ignore_ascii_case(v)),
         "StringLike" => (false, |e, v| wildcard(e, v)),
         "StringNotLike" => (true, |e, v| wildcard(e, v)),
+        // ArnEquals and ArnLike match alike, with wildcards in the expected value.
+        "ArnEquals" | "ArnLike" => (false, |e, v| wildcard(e, v)),
+        "ArnNotEquals" | "ArnNotLike" => (true, |e, v| wildcard(e, v)),
         // Operators a trust policy of this provider never needs: not met, as unknown
         // operators are for IAM (the request is refused).
         _ => return false,
