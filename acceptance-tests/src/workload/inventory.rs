@@ -69,6 +69,10 @@ pub struct BindingInventory {
     pub roles: BTreeMap<String, Vec<Rule>>,
     /// Labelled RoleBindings: `NS/NAME` to (roleRef name, subjects as `KIND:NS/NAME`).
     pub role_bindings: BTreeMap<String, (String, Vec<String>)>,
+    /// EKS Pod Identity associations of the rig's cluster in the binding's namespaces:
+    /// `NS/SERVICE_ACCOUNT` to (association id, role ARN). Empty when the clients do not reach
+    /// the rig's EKS.
+    pub pod_identity_associations: BTreeMap<String, (String, String)>,
 }
 
 impl BindingInventory {
@@ -82,9 +86,10 @@ impl BindingInventory {
     ) -> Result<Self, InventoryError> {
         let mut namespaces: BTreeSet<String> = spec.namespaces().into_iter().collect();
         namespaces.extend(extra_namespaces.iter().cloned());
-        let (iam, kubernetes) = tokio::join!(
+        let (iam, kubernetes, associations) = tokio::join!(
             read_role(aws, &spec.role_name),
-            read_labelled(kube, &namespaces)
+            read_labelled(kube, &namespaces),
+            read_associations(aws, &namespaces)
         );
         let (role, attached, inline) = iam?;
         let (service_accounts, roles, role_bindings) = kubernetes?;
@@ -95,6 +100,7 @@ impl BindingInventory {
             service_accounts,
             roles,
             role_bindings,
+            pod_identity_associations: associations?,
         })
     }
 
@@ -104,6 +110,7 @@ impl BindingInventory {
             && self.service_accounts.is_empty()
             && self.roles.is_empty()
             && self.role_bindings.is_empty()
+            && self.pod_identity_associations.is_empty()
     }
 
     /// Every object that exists, e.g. `IAM role wl-x`, `Role x-g1/x.runner`.
@@ -125,8 +132,60 @@ impl BindingInventory {
                 .keys()
                 .map(|k| format!("RoleBinding {k}")),
         );
+        objects.extend(
+            self.pod_identity_associations
+                .iter()
+                .map(|(k, (id, _))| format!("Pod Identity association {id} ({k})")),
+        );
         objects
     }
+}
+
+/// The rig's associations in `namespaces` (of [`crate::aws::eks::CLUSTER_NAME`]), every page.
+async fn read_associations(
+    aws: &AwsClients,
+    namespaces: &BTreeSet<String>,
+) -> Result<BTreeMap<String, (String, String)>, InventoryError> {
+    let mut found = BTreeMap::new();
+    if !aws.serves_pod_identity() {
+        return Ok(found);
+    }
+    let cluster = crate::aws::eks::CLUSTER_NAME;
+    for namespace in namespaces {
+        let mut pages = aws
+            .eks
+            .list_pod_identity_associations()
+            .cluster_name(cluster)
+            .namespace(namespace)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(summary) = pages.next().await {
+            let summary = summary
+                .map_err(|e| failed(format!("eks:ListPodIdentityAssociations {namespace}"), e))?;
+            let Some(id) = summary.association_id() else {
+                continue;
+            };
+            let role = aws
+                .eks
+                .describe_pod_identity_association()
+                .cluster_name(cluster)
+                .association_id(id)
+                .send()
+                .await
+                .map_err(|e| failed(format!("eks:DescribePodIdentityAssociation {id}"), e))?
+                .association
+                .and_then(|a| a.role_arn)
+                .unwrap_or_default();
+            let subject = format!(
+                "{}/{}",
+                summary.namespace().unwrap_or_default(),
+                summary.service_account().unwrap_or_default()
+            );
+            found.insert(subject, (id.to_string(), role));
+        }
+    }
+    Ok(found)
 }
 
 type RoleSide = (Option<RoleFacts>, BTreeSet<String>, BTreeMap<String, Value>);

@@ -55,6 +55,12 @@ impl AwsProxy {
         let checks_web_identity = gate.is_some();
         let serves_eks = eks.is_some();
         let proxy = FaultProxy::start(AwsDialect { gate, eks }, upstream, None)?;
+        if serves_eks {
+            EKS_PROXIES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(proxy.url().to_string());
+        }
         Ok(Self {
             proxy,
             checks_web_identity,
@@ -70,6 +76,29 @@ impl AwsProxy {
     /// Whether `AssumeRoleWithWebIdentity` is checked by the rig's STS before it is forwarded.
     pub fn checks_web_identity(&self) -> bool {
         self.checks_web_identity
+    }
+}
+
+/// The URLs of the proxies that serve the rig's EKS, while they run.
+static EKS_PROXIES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether a running [`AwsProxy`] at `url` serves the rig's EKS.
+pub fn serving_eks(url: &str) -> bool {
+    let url = url.trim_end_matches('/');
+    EKS_PROXIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|u| u == url)
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        let url = self.proxy.url().to_string();
+        EKS_PROXIES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|u| *u != url);
     }
 }
 
