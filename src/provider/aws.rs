@@ -44,6 +44,8 @@ pub enum Service {
     Sts,
     /// S3.
     S3,
+    /// EKS (Pod Identity associations).
+    Eks,
 }
 
 impl Service {
@@ -52,6 +54,7 @@ impl Service {
             Service::Iam => "iam",
             Service::Sts => "sts",
             Service::S3 => "s3",
+            Service::Eks => "eks",
         }
     }
 }
@@ -64,16 +67,18 @@ pub fn endpoint(settings: &AwsSettings, service: Service) -> Option<&str> {
         Service::Iam => &settings.iam_endpoint,
         Service::Sts => &settings.sts_endpoint,
         Service::S3 => &settings.s3_endpoint,
+        Service::Eks => &settings.eks_endpoint,
     };
     specific.as_deref().or(settings.endpoint_url.as_deref())
 }
 
 /// The environment variables the SDK reads endpoints from: the general one, then one per service.
-const ENDPOINT_VARIABLES: [(&str, Option<Service>); 4] = [
+const ENDPOINT_VARIABLES: [(&str, Option<Service>); 5] = [
     ("AWS_ENDPOINT_URL", None),
     ("AWS_ENDPOINT_URL_IAM", Some(Service::Iam)),
     ("AWS_ENDPOINT_URL_STS", Some(Service::Sts)),
     ("AWS_ENDPOINT_URL_S3", Some(Service::S3)),
+    ("AWS_ENDPOINT_URL_EKS", Some(Service::Eks)),
 ];
 
 /// `settings` with the `AWS_ENDPOINT_URL*` variables taken over when one of them is set but
@@ -95,11 +100,12 @@ pub fn with_endpoint_environment(mut settings: AwsSettings, env: &Env) -> AwsSet
             .map(|(_, value)| value.trim().to_string())
     };
     let general = set(None);
-    for service in [Service::Iam, Service::Sts, Service::S3] {
+    for service in [Service::Iam, Service::Sts, Service::S3, Service::Eks] {
         let slot = match service {
             Service::Iam => &mut settings.iam_endpoint,
             Service::Sts => &mut settings.sts_endpoint,
             Service::S3 => &mut settings.s3_endpoint,
+            Service::Eks => &mut settings.eks_endpoint,
         };
         if slot.is_none() && settings.endpoint_url.is_none() {
             *slot = set(Some(service)).or_else(|| general.clone());
@@ -220,6 +226,16 @@ pub fn sts_config(sdk: &SdkConfig, settings: &AwsSettings) -> aws_sdk_sts::Confi
     let mut builder =
         aws_sdk_sts::config::Builder::from(sdk).retry_partition(unlimited_retries(Service::Sts));
     if let Some(url) = endpoint(settings, Service::Sts) {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+/// The EKS client configuration (in the provider's region: the cluster's).
+pub fn eks_config(sdk: &SdkConfig, settings: &AwsSettings) -> aws_sdk_eks::Config {
+    let mut builder =
+        aws_sdk_eks::config::Builder::from(sdk).retry_partition(unlimited_retries(Service::Eks));
+    if let Some(url) = endpoint(settings, Service::Eks) {
         builder = builder.endpoint_url(url);
     }
     builder.build()

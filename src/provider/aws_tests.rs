@@ -181,6 +181,44 @@ fn endpoint_variables_keep_their_precedence_when_taken_over() {
 }
 
 #[tokio::test]
+async fn eks_calls_go_to_its_endpoint_else_the_general_one() {
+    let settings = AwsSettings {
+        endpoint_url: Some("http://127.0.0.1:4566".into()),
+        eks_endpoint: Some("http://127.0.0.3:7000".into()),
+        ..AwsSettings::default()
+    };
+    assert_eq!(
+        endpoint(&settings, Service::Eks),
+        Some("http://127.0.0.3:7000")
+    );
+    let fake = fake();
+    let sdk = sdk(&settings, &fake, &STATIC_CREDENTIALS).await;
+    let eks = aws_sdk_eks::Client::from_conf(eks_config(&sdk, &settings));
+    let _ = eks
+        .list_pod_identity_associations()
+        .cluster_name("gitlabrunner-acc")
+        .send()
+        .await;
+    let uri = &fake.seen()[0].uri;
+    assert!(
+        uri.starts_with(
+            "http://127.0.0.3:7000/clusters/gitlabrunner-acc/pod-identity-associations"
+        ),
+        "{uri}"
+    );
+    // An empty AWS_ENDPOINT_URL_EKS counts as unset, like the others.
+    let env = Env::from_slice(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("AWS_ENDPOINT_URL_EKS", ""),
+    ]);
+    let settings = with_endpoint_environment(AwsSettings::default(), &env);
+    assert_eq!(
+        settings.eks_endpoint.as_deref(),
+        Some("http://127.0.0.1:4566")
+    );
+}
+
+#[tokio::test]
 async fn s3_is_addressed_path_style() {
     let settings = AwsSettings {
         s3_endpoint: Some("http://127.0.0.1:9000".into()),

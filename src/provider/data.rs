@@ -42,6 +42,7 @@ pub struct ProviderData {
     sdk_config: OnceCell<SdkConfig>,
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
+    eks: OnceCell<aws_sdk_eks::Client>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kube: OnceCell<kube::Client>,
     caller_account: OnceCell<Option<String>>,
@@ -115,6 +116,7 @@ impl ProviderData {
             sdk_config: OnceCell::new(),
             iam: OnceCell::new(),
             sts: OnceCell::new(),
+            eks: OnceCell::new(),
             s3: Mutex::new(HashMap::new()),
             kube: OnceCell::new(),
             caller_account: OnceCell::new(),
@@ -202,6 +204,18 @@ impl ProviderData {
             .sts
             .get_or_init(|| async {
                 aws_sdk_sts::Client::from_conf(aws::sts_config(sdk, &self.aws_settings))
+            })
+            .await
+            .clone())
+    }
+
+    /// The EKS client (Pod Identity associations).
+    pub async fn eks(&self) -> Result<aws_sdk_eks::Client, Diagnostic> {
+        let sdk = self.sdk_config().await?;
+        Ok(self
+            .eks
+            .get_or_init(|| async {
+                aws_sdk_eks::Client::from_conf(aws::eks_config(sdk, &self.aws_settings))
             })
             .await
             .clone())

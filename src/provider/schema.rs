@@ -109,6 +109,13 @@ fn aws_block() -> Block {
                 "Endpoint URL for S3, addressed path-style. Defaults to `endpoint_url`, then \
                  `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL`. Only the provider's own calls use it: the runner's cache endpoint \
                  is `gitlabrunner_cache.server_address`.",
+            ))
+            .attr(Attribute::optional(
+                "eks",
+                Type::String,
+                "Endpoint URL for EKS (the Pod Identity associations of \
+                 `gitlabrunner_irsa_binding`'s `pod_identity` block). Defaults to \
+                 `endpoint_url`, then `AWS_ENDPOINT_URL_EKS` and `AWS_ENDPOINT_URL`.",
             )),
     ))
     .block(NestedBlock::new(
@@ -257,7 +264,7 @@ mod tests {
         for name in ["region", "profile", "endpoint_url", "max_retries"] {
             assert!(aws.attribute(name).is_some(), "aws.{name}");
         }
-        for name in ["iam", "sts", "s3"] {
+        for name in ["iam", "sts", "s3", "eks"] {
             assert!(block(aws, "endpoints").attribute(name).is_some(), "{name}");
         }
         let assume_role = block(aws, "assume_role");

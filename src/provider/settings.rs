@@ -37,6 +37,8 @@ pub struct AwsSettings {
     pub sts_endpoint: Option<String>,
     /// `endpoints.s3`.
     pub s3_endpoint: Option<String>,
+    /// `endpoints.eks`.
+    pub eks_endpoint: Option<String>,
     /// `assume_role`, when the block is present.
     pub assume_role: Option<AssumeRoleSettings>,
     /// `max_retries`.
@@ -232,6 +234,7 @@ impl Reader {
             iam_endpoint: self.string(&endpoints, &endpoints_path, "iam"),
             sts_endpoint: self.string(&endpoints, &endpoints_path, "sts"),
             s3_endpoint: self.string(&endpoints, &endpoints_path, "s3"),
+            eks_endpoint: self.string(&endpoints, &endpoints_path, "eks"),
             assume_role: self
                 .assume_role(block.get("assume_role"), &path.clone().attr("assume_role")),
             max_retries: self

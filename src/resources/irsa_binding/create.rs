@@ -1,13 +1,15 @@
 //! Create, all or nothing. The role's ARN is known from the plan, so IAM and Kubernetes work
 //! overlap: CreateRole runs together with the ServiceAccount and every grant's Role and
-//! RoleBinding; policies are attached as soon as the role exists. Critical path: two round
-//! trips (CreateRole, then the policies), three with `verify`.
+//! RoleBinding; policies, and the Pod Identity association, are made as soon as the role
+//! exists. Critical path: two round trips (CreateRole, then the policies and the association),
+//! three with `verify`.
 //!
 //! Everything done is journalled; on any failure or `StopProvider` the journal is undone in
 //! reverse, and what could not be undone is returned as the state, with an error naming it.
 
 use crate::codec::Diagnostics;
 
+use super::association;
 use super::diagnostics;
 use super::error::BindingError;
 use super::journal::{self, Done, Journal};
@@ -74,12 +76,22 @@ async fn build(
         if !gate.open(remote) {
             return Vec::new();
         }
-        if let Err(error) = steps::create_role(remote, planned, journal).await {
-            gate.close();
-            return vec![error];
+        let role = match steps::create_role(remote, planned, journal).await {
+            Ok(role) => role,
+            Err(error) => {
+                gate.close();
+                return vec![error];
+            }
+        };
+        let mut work = steps::policy_steps(remote, gate, journal, planned);
+        if planned.pod_identity.is_some() {
+            work.push(gated(remote, gate, async move {
+                association::ensure(remote, planned, &role.arn, None, journal)
+                    .await
+                    .map(drop)
+            }));
         }
-        let policies = steps::policy_steps(remote, gate, journal, planned);
-        steps::run_all(remote, gate, policies).await
+        steps::run_all(remote, gate, work).await
     };
     let kubernetes = async {
         let mut work: Vec<Step<'_>> = vec![gated(remote, gate, async {

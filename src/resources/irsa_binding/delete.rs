@@ -19,7 +19,7 @@ use super::remote::Remote;
 use super::state::{Scope, known_from_state, reconcile};
 use super::steps::{self, Gate, Step};
 use super::update::delete_grant;
-use super::{objects, takeover};
+use super::{association, objects, takeover};
 
 /// Deletes the binding `prior`.
 pub async fn delete(remote: &Remote<'_>, prior: &Binding) -> Outcome {
@@ -37,6 +37,9 @@ pub async fn delete(remote: &Remote<'_>, prior: &Binding) -> Outcome {
             .iter()
             .map(|grant| -> Step<'_> { Box::pin(delete_grant(remote, prior, grant)) })
             .collect();
+        if let Some(block) = &prior.pod_identity {
+            work.push(Box::pin(association::delete(remote, block)));
+        }
         work.push(Box::pin(async {
             if let Some(warning) = delete_service_account(remote, prior).await? {
                 warnings.lock().expect("warnings lock").push(warning);

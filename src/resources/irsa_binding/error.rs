@@ -94,6 +94,24 @@ pub enum BindingError {
         /// Inline policy names.
         inline: Vec<String>,
     },
+    /// An EKS Pod Identity association for the ServiceAccount gives another role.
+    #[error(
+        "EKS Pod Identity association {id} in cluster {cluster} already gives \
+         {namespace}/{service_account} the role {role_arn}, which is not this binding's; it \
+         was left alone"
+    )]
+    AssociationTaken {
+        /// The cluster.
+        cluster: String,
+        /// The ServiceAccount's namespace.
+        namespace: String,
+        /// The ServiceAccount's name.
+        service_account: String,
+        /// The association's id.
+        id: String,
+        /// The role it gives.
+        role_arn: String,
+    },
     /// `StopProvider` arrived.
     #[error("cancelled: Terraform asked the provider to stop")]
     Cancelled,

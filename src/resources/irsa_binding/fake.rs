@@ -14,7 +14,9 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::kubernetes::KubeError;
 
-use super::remote::{Iam, IamRole, Kube, OidcProvider, RoleSpec, Sts};
+use super::remote::{
+    Association, AssociationSpec, Eks, Iam, IamRole, Kube, OidcProvider, RoleSpec, Sts,
+};
 use super::testing::OIDC;
 use super::trust;
 use super::verify::JWKS_PATH;
@@ -67,6 +69,9 @@ fn jwks(key: usize) -> serde_json::Value {
     }]})
 }
 
+/// The EKS cluster the fake knows (its Pod Identity associations live in the fake too).
+pub const CLUSTER: &str = "gitlabrunner-acc";
+
 /// The latency of every fake call.
 pub const LATENCY: Duration = Duration::from_millis(100);
 
@@ -97,6 +102,10 @@ struct World {
     calls: Vec<String>,
     next_id: u64,
     oidc_providers: BTreeMap<String, OidcProvider>,
+    /// EKS clusters that exist.
+    clusters: BTreeSet<String>,
+    /// Pod Identity associations by id.
+    associations: BTreeMap<String, Association>,
     /// The `iss` of minted tokens.
     issuer: String,
     /// The key that signs tokens (the JWKS always serves key 0).
@@ -156,6 +165,7 @@ impl Fake {
             let mut world = fake.world.lock().unwrap();
             world.namespaces = namespaces.iter().map(|n| n.to_string()).collect();
             world.issuer = ISSUER.to_string();
+            world.clusters.insert(CLUSTER.to_string());
             world.oidc_providers.insert(
                 OIDC.to_string(),
                 OidcProvider {
@@ -209,6 +219,12 @@ impl Fake {
                 .keys()
                 .map(|(n, s)| format!("rolebinding {n}/{s}")),
         );
+        all.extend(world.associations.values().map(|a| {
+            format!(
+                "association {}/{}/{}",
+                a.cluster, a.namespace, a.service_account
+            )
+        }));
         all
     }
 
@@ -257,6 +273,176 @@ impl Fake {
 /// Direct access to the fake's objects.
 pub struct FakeWorld<'a> {
     world: &'a mut World,
+}
+
+impl FakeWorld<'_> {
+    /// The Pod Identity associations, by id.
+    pub fn associations(&mut self) -> &mut BTreeMap<String, Association> {
+        &mut self.world.associations
+    }
+
+    /// Creates an association outside Terraform (another tool's, or a leftover); returns its id.
+    pub fn add_association(
+        &mut self,
+        namespace: &str,
+        service_account: &str,
+        role_arn: &str,
+        tags: BTreeMap<String, String>,
+    ) -> String {
+        self.world.next_id += 1;
+        let id = format!("a-{:017}", self.world.next_id);
+        self.world.associations.insert(
+            id.clone(),
+            Association {
+                cluster: CLUSTER.to_string(),
+                id: id.clone(),
+                arn: association_arn(CLUSTER, &id),
+                namespace: namespace.to_string(),
+                service_account: service_account.to_string(),
+                role_arn: role_arn.to_string(),
+                tags,
+            },
+        );
+        id
+    }
+}
+
+fn association_arn(cluster: &str, id: &str) -> String {
+    format!("arn:aws:eks:us-east-1:123456789012:podidentityassociation/{cluster}/{id}")
+}
+
+impl Fake {
+    fn known_cluster(&self, op: &'static str, cluster: &str) -> Result<(), AwsError> {
+        if self.world.lock().unwrap().clusters.contains(cluster) {
+            Ok(())
+        } else {
+            Err(aws(
+                op,
+                AwsErrorKind::NotFound,
+                format!("No cluster found for name: {cluster}."),
+            ))
+        }
+    }
+}
+
+/// The semantics of the EKS API reference that the binding relies on: one association per
+/// (cluster, namespace, ServiceAccount), `ResourceInUseException` for a second,
+/// `ResourceNotFoundException` for an unknown cluster or association.
+#[async_trait]
+impl Eks for Fake {
+    async fn create_association(&self, spec: &AssociationSpec) -> Result<Association, AwsError> {
+        const OP: &str = "eks:CreatePodIdentityAssociation";
+        let target = format!(
+            "{}/{}/{}",
+            spec.cluster, spec.namespace, spec.service_account
+        );
+        self.aws_call(OP, &target).await?;
+        self.known_cluster(OP, &spec.cluster)?;
+        let mut world = self.world.lock().unwrap();
+        let taken = world.associations.values().any(|a| {
+            a.cluster == spec.cluster
+                && a.namespace == spec.namespace
+                && a.service_account == spec.service_account
+        });
+        if taken {
+            let mut error = aws(
+                OP,
+                AwsErrorKind::AlreadyExists,
+                "Association already exists",
+            );
+            error.code = Some("ResourceInUseException".to_string());
+            return Err(error);
+        }
+        world.next_id += 1;
+        let id = format!("a-{:017}", world.next_id);
+        let association = Association {
+            cluster: spec.cluster.clone(),
+            id: id.clone(),
+            arn: association_arn(&spec.cluster, &id),
+            namespace: spec.namespace.clone(),
+            service_account: spec.service_account.clone(),
+            role_arn: spec.role_arn.clone(),
+            tags: spec.tags.clone(),
+        };
+        world.associations.insert(id, association.clone());
+        Ok(association)
+    }
+
+    async fn describe_association(
+        &self,
+        cluster: &str,
+        id: &str,
+    ) -> Result<Option<Association>, AwsError> {
+        const OP: &str = "eks:DescribePodIdentityAssociation";
+        self.aws_call(OP, &format!("{cluster}/{id}")).await?;
+        self.known_cluster(OP, cluster)?;
+        Ok(self
+            .world
+            .lock()
+            .unwrap()
+            .associations
+            .get(id)
+            .filter(|a| a.cluster == cluster)
+            .cloned())
+    }
+
+    async fn list_associations(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        const OP: &str = "eks:ListPodIdentityAssociations";
+        self.aws_call(OP, &format!("{cluster}/{namespace}/{service_account}"))
+            .await?;
+        self.known_cluster(OP, cluster)?;
+        Ok(self
+            .world
+            .lock()
+            .unwrap()
+            .associations
+            .values()
+            .filter(|a| {
+                a.cluster == cluster
+                    && a.namespace == namespace
+                    && a.service_account == service_account
+            })
+            .map(|a| a.id.clone())
+            .collect())
+    }
+
+    async fn update_association(
+        &self,
+        cluster: &str,
+        id: &str,
+        role_arn: &str,
+    ) -> Result<Association, AwsError> {
+        const OP: &str = "eks:UpdatePodIdentityAssociation";
+        self.aws_call(OP, &format!("{cluster}/{id}")).await?;
+        self.known_cluster(OP, cluster)?;
+        let mut world = self.world.lock().unwrap();
+        let association = world
+            .associations
+            .get_mut(id)
+            .filter(|a| a.cluster == cluster)
+            .ok_or_else(|| aws(OP, AwsErrorKind::NotFound, "Association not found"))?;
+        association.role_arn = role_arn.to_string();
+        Ok(association.clone())
+    }
+
+    async fn delete_association(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
+        const OP: &str = "eks:DeletePodIdentityAssociation";
+        self.aws_call(OP, &format!("{cluster}/{id}")).await?;
+        self.known_cluster(OP, cluster)?;
+        let mut world = self.world.lock().unwrap();
+        match world.associations.get(id) {
+            Some(a) if a.cluster == cluster => {
+                world.associations.remove(id);
+                Ok(())
+            }
+            _ => Err(aws(OP, AwsErrorKind::NotFound, "Association not found")),
+        }
+    }
 }
 
 impl FakeWorld<'_> {

@@ -4,12 +4,22 @@
 //! configuration plans no change against, except `verify`: import cannot see the configuration
 //! and a check leaves nothing to read back, so a configuration with `verify` plans one update
 //! that runs it (docs/resources/irsa_binding.md, "Import").
+//!
+//! EKS Pod Identity: the import id has no cluster name, so import reads it from the role's
+//! trust policy, whose Pod Identity statement names the cluster in its
+//! `aws:RequestTag/eks-cluster-name` condition (the binding writes it there). It then finds the
+//! association with `ListPodIdentityAssociations(cluster, namespace, ServiceAccount)` and takes
+//! the one that gives the role. A trust without the OIDC statement is a Pod-Identity-only
+//! binding (`irsa = false`). Without the role-arn annotation (Pod Identity only) the role is
+//! looked for under its default name, so a Pod-Identity-only binding with another `role_name`
+//! cannot be imported.
 
 use crate::aws::Arn;
 use crate::codec::{Diagnostic, Diagnostics};
 use crate::kubernetes::KubeErrorKind;
 use crate::ownership;
 
+use super::association;
 use super::diagnostics;
 use super::irsa;
 use super::model::{Binding, Grant, RbacRule, RuleBlock};
@@ -60,10 +70,16 @@ pub async fn import(
         .await
         .map_err(|e| fail(e.into()))?;
     let admitted = role.as_ref().and_then(|r| trust::admits(&r.trust_policy));
+    let cluster = role
+        .as_ref()
+        .and_then(|r| trust::pod_identity_cluster(&r.trust_policy));
+    // Pod Identity only: a Pod Identity statement and no OIDC one.
+    let irsa = admitted.is_some() || cluster.is_none();
     let oidc_provider_arn = admitted
         .as_ref()
         .map(|a| a.oidc_provider_arn.clone())
         .or_else(|| defaults.oidc_provider_arn.clone())
+        .or_else(|| (!irsa).then(String::new))
         .ok_or_else(|| {
             Diagnostics::from(Diagnostic::error(
                 "Cannot tell which OIDC provider the binding uses",
@@ -132,7 +148,7 @@ pub async fn import(
         force_detach_policies: false,
         take_over_conflicting_fields: false,
         taken_over_fields: Vec::new(),
-        irsa: true,
+        irsa,
         pod_identity: None,
         grants: grant_namespaces
             .into_iter()
@@ -151,21 +167,35 @@ pub async fn import(
         runner_config_toml: String::new(),
         verified_identity_arn: None,
     };
+    let mut basis = basis;
+    if !irsa {
+        basis.oidc_provider_arn = String::new();
+    }
+    if let (Some(cluster), Some(role)) = (&cluster, &role) {
+        let id = association::find(remote, &basis, cluster, &role.arn)
+            .await
+            .map_err(fail)?;
+        basis.pod_identity = Some(super::model::PodIdentity {
+            cluster_name: cluster.clone(),
+            association_id: id,
+            association_arn: None,
+        });
+    }
     let (observed, mut warnings) = observe(remote, &basis, Scope::Everything)
         .await
         .map_err(fail)?;
     warnings.extend(notes);
+    let mut state = reconcile(&basis, &observed, &remote.default_tags, Scope::Everything)
+        .expect("the ServiceAccount exists");
     if let Some(role) = &observed.role {
         let after = "A configuration matching the imported binding restores the binding's \
                      policy on its first apply.";
         warnings.extend(
-            trust_drift(&basis, &role.trust_policy, after)
+            trust_drift(&state, &role.trust_policy, after)
                 .into_iter()
                 .collect(),
         );
     }
-    let mut state = reconcile(&basis, &observed, &remote.default_tags, Scope::Everything)
-        .expect("the ServiceAccount exists");
     for grant in &mut state.grants {
         let rules = grant.role_rules.clone().unwrap_or_default();
         let (preset, explicit) = infer_preset(&rules);

@@ -7,10 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 
+use super::association::Origin;
 use super::error::BindingError;
 use super::model::TakenOverField;
 use super::remote::{
-    IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding,
+    Association, IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding,
     ObservedServiceAccount, Remote,
 };
 use super::{objects, takeover};
@@ -57,6 +58,13 @@ pub enum Done {
         /// The fields held, with their managers and previous values.
         fields: Vec<TakenOverField>,
     },
+    /// Created, adopted or repointed the EKS Pod Identity association.
+    Association {
+        /// The association as it is now.
+        association: Association,
+        /// How the apply came to hold it.
+        origin: Origin,
+    },
     /// Created a grant's Role.
     RbacRole {
         /// Namespace.
@@ -98,6 +106,11 @@ impl fmt::Display for Done {
             } => write!(
                 f,
                 "the fields the binding took over on ServiceAccount {namespace}/{name}"
+            ),
+            Done::Association { association, .. } => write!(
+                f,
+                "EKS Pod Identity association {} in cluster {}",
+                association.id, association.cluster
             ),
             Done::RbacRole { namespace, role } => write!(f, "Role {namespace}/{}", role.name),
             Done::RoleBinding { namespace, binding } => {
@@ -227,6 +240,16 @@ async fn undo_one(remote: &Remote<'_>, done: &Done) -> Result<(), BindingError> 
             }
             Ok(())
         }
+        Done::Association {
+            association,
+            origin: Origin::Created | Origin::OwnLeftover,
+        } => gone_is_fine(
+            remote
+                .eks
+                .delete_association(&association.cluster, &association.id)
+                .await,
+        ),
+        Done::Association { .. } => Ok(()),
         Done::RbacRole { namespace, role } => remote
             .kube
             .delete_role(namespace, &role.name)
@@ -267,6 +290,9 @@ pub fn observed(entries: &[Done]) -> Observed {
                 observed.service_account = Some(account.clone());
             }
             Done::TookOver { .. } => {}
+            Done::Association { association, .. } => {
+                observed.association = Some(association.clone());
+            }
             Done::RbacRole { namespace, role } => {
                 grant(&mut observed.grants, namespace).role = Some(role.clone());
             }

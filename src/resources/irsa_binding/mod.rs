@@ -11,10 +11,12 @@
 //!   built from [`steps`], with the [`journal`] for rollback and [`state`] for truthful state.
 
 pub mod account;
+pub mod association;
 pub mod cluster_check;
 pub mod create;
 pub mod delete;
 pub mod diagnostics;
+pub mod eks;
 pub mod error;
 pub mod escalation;
 pub mod iam;
@@ -50,6 +52,8 @@ mod orchestration_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
+mod pod_identity_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod validate_tests;
@@ -67,6 +71,7 @@ use crate::kubernetes::KubeClient;
 use crate::retry::Backoff;
 
 use self::create::Outcome;
+use self::eks::SdkEks;
 use self::iam::{SdkIam, SdkSts};
 use self::kube::ClientKube;
 use self::model::Binding;
@@ -84,6 +89,7 @@ struct Clients {
     iam: SdkIam,
     sts: SdkSts,
     kube: ClientKube,
+    eks: SdkEks,
 }
 
 impl Clients {
@@ -93,6 +99,7 @@ impl Clients {
             iam: SdkIam::new(provider.iam().await?),
             sts: SdkSts::new(provider.sts().await?),
             kube: ClientKube::new(KubeClient::new(provider.kube().await?, ctx.cancel.clone())),
+            eks: SdkEks::new(provider.eks().await?),
         })
     }
 
@@ -101,6 +108,7 @@ impl Clients {
             iam: &self.iam,
             sts: &self.sts,
             kube: &self.kube,
+            eks: &self.eks,
             fanout: ctx.provider.fanout,
             cancel: ctx.cancel.clone(),
             propagation: Backoff::IAM_PROPAGATION,

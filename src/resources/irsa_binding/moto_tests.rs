@@ -97,6 +97,7 @@ async fn scenario(endpoint: &str, region: &str) {
         iam: &iam,
         sts: &sts,
         kube: &fake,
+        eks: &fake,
         fanout: Fanout::Concurrent,
         cancel: CancellationToken::new(),
         propagation: Backoff::new(

@@ -30,6 +30,7 @@ fn remote(fake: &Fake, fanout: Fanout) -> Remote<'_> {
         iam: fake,
         sts: fake,
         kube: fake,
+        eks: fake,
         fanout,
         cancel: CancellationToken::new(),
         propagation: Backoff::new(

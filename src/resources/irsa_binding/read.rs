@@ -11,13 +11,14 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
 use crate::kubernetes::KubeError;
 
+use super::association;
 use super::diagnostics;
 use super::error::BindingError;
 use super::model::Binding;
 use super::naming;
 use super::objects;
 use super::remote::{
-    IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding,
+    Association, IamRole, Observed, ObservedGrant, ObservedRbacRole, ObservedRoleBinding,
     ObservedServiceAccount, Remote,
 };
 use super::state::{Scope, reconcile};
@@ -85,6 +86,7 @@ struct Reads {
     inline: Result<BTreeMap<String, String>, BindingError>,
     account: Result<Option<ServiceAccount>, BindingError>,
     grants: Vec<(String, Result<GrantObjects, BindingError>)>,
+    association: Result<Option<Association>, BindingError>,
 }
 
 async fn read_parts(remote: &Remote<'_>, basis: &Binding, scope: Scope) -> Reads {
@@ -115,7 +117,11 @@ async fn read_parts(remote: &Remote<'_>, basis: &Binding, scope: Scope) -> Reads
         let grants = remote.fanout.all(lookups);
         remote.fanout.both(account, grants).await
     };
-    let ((role, (attached, inline)), (account, grants)) = remote.fanout.both(iam, kubernetes).await;
+    let eks = association::read(remote, basis);
+    let ((role, (attached, inline)), ((account, grants), association)) = remote
+        .fanout
+        .both(iam, remote.fanout.both(kubernetes, eks))
+        .await;
     let attached = match attached {
         Err(e) if e.is_not_found() => Ok(BTreeSet::new()),
         other => other.map_err(BindingError::from),
@@ -131,6 +137,7 @@ async fn read_parts(remote: &Remote<'_>, basis: &Binding, scope: Scope) -> Reads
             .zip(grants)
             .map(|(grant, read)| (grant.namespace.clone(), read.map_err(BindingError::from)))
             .collect(),
+        association,
     }
 }
 
@@ -215,12 +222,38 @@ fn assemble(
             });
         observed_grants.insert(namespace, ObservedGrant { role, binding });
     }
+    // The association counts only while it gives the binding's role to the ServiceAccount.
+    let association = match take(&mut unread, reads.association) {
+        Some(found) => found.filter(|a| {
+            let ours = scope == Scope::Everything || a.role_arn == basis.role_arn;
+            if !ours {
+                warnings.push(Diagnostic::warning(
+                    format!("EKS Pod Identity association {} gives another role", a.id),
+                    format!(
+                        "The association {} in cluster {} of binding {id} gives \
+                         {}/{} the role {} instead of {} (changed outside Terraform). The \
+                         next apply points it back at {}.",
+                        a.id,
+                        a.cluster,
+                        a.namespace,
+                        a.service_account,
+                        a.role_arn,
+                        basis.role_arn,
+                        basis.role_arn
+                    ),
+                ));
+            }
+            ours
+        }),
+        None => known.and_then(|k| k.association.clone()),
+    };
     let observed = Observed {
         role,
         attached,
         inline,
         service_account,
         grants: observed_grants,
+        association,
     };
     (observed, warnings, unread)
 }
@@ -303,6 +336,15 @@ fn missing_parts(prior: &Binding, observed: &Observed) -> Vec<Diagnostic> {
     }
     if prior.service_account_uid.is_some() && observed.service_account.is_none() {
         missing.push(format!("ServiceAccount {}", prior.id()));
+    }
+    if let Some(block) = &prior.pod_identity
+        && let Some(id) = &block.association_id
+        && observed.association.is_none()
+    {
+        missing.push(format!(
+            "EKS Pod Identity association {id} in cluster {}",
+            block.cluster_name
+        ));
     }
     for grant in &prior.grants {
         let seen = observed.grants.get(&grant.namespace);

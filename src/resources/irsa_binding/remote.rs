@@ -120,6 +120,73 @@ pub trait Iam: Send + Sync {
     async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>, AwsError>;
 }
 
+/// An EKS Pod Identity association to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssociationSpec {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The ServiceAccount's namespace.
+    pub namespace: String,
+    /// The ServiceAccount's name.
+    pub service_account: String,
+    /// The role.
+    pub role_arn: String,
+    /// Tags (the ownership markers and the provider's default tags).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An EKS Pod Identity association as it exists (`DescribePodIdentityAssociation`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Association {
+    /// The cluster's name.
+    pub cluster: String,
+    /// `associationId`.
+    pub id: String,
+    /// `associationArn`.
+    pub arn: String,
+    /// The ServiceAccount's namespace.
+    pub namespace: String,
+    /// The ServiceAccount's name.
+    pub service_account: String,
+    /// The role it gives the ServiceAccount.
+    pub role_arn: String,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// EKS, as the binding uses it: the Pod Identity associations of one cluster (EKS API
+/// reference, <https://docs.aws.amazon.com/eks/latest/APIReference/API_Operations.html>).
+/// An unknown cluster or association is an [`AwsError`] of kind `NotFound` except where a
+/// method returns `Option`; an association that exists already for the ServiceAccount
+/// (`ResourceInUseException`) is of kind `AlreadyExists`.
+#[async_trait]
+pub trait Eks: Send + Sync {
+    /// `CreatePodIdentityAssociation`.
+    async fn create_association(&self, spec: &AssociationSpec) -> Result<Association, AwsError>;
+    /// `DescribePodIdentityAssociation`; `None` when the association does not exist.
+    async fn describe_association(
+        &self,
+        cluster: &str,
+        id: &str,
+    ) -> Result<Option<Association>, AwsError>;
+    /// `ListPodIdentityAssociations` for one ServiceAccount, all pages: the association ids.
+    async fn list_associations(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<Vec<String>, AwsError>;
+    /// `UpdatePodIdentityAssociation`: points the association at `role_arn`.
+    async fn update_association(
+        &self,
+        cluster: &str,
+        id: &str,
+        role_arn: &str,
+    ) -> Result<Association, AwsError>;
+    /// `DeletePodIdentityAssociation`.
+    async fn delete_association(&self, cluster: &str, id: &str) -> Result<(), AwsError>;
+}
+
 /// STS, as `verify` uses it.
 #[async_trait]
 pub trait Sts: Send + Sync {
@@ -228,6 +295,8 @@ pub struct Remote<'a> {
     pub sts: &'a dyn Sts,
     /// Kubernetes.
     pub kube: &'a dyn Kube,
+    /// EKS (Pod Identity associations).
+    pub eks: &'a dyn Eks,
     /// Concurrent or serial fan-out.
     pub fanout: Fanout,
     /// `StopProvider`.
@@ -377,6 +446,9 @@ pub struct Observed {
     pub service_account: Option<ObservedServiceAccount>,
     /// Per grant namespace.
     pub grants: BTreeMap<String, ObservedGrant>,
+    /// The Pod Identity association, when it exists and gives the binding's role to its
+    /// ServiceAccount.
+    pub association: Option<Association>,
 }
 
 impl Observed {
@@ -389,6 +461,9 @@ impl Observed {
         self.inline.extend(done.inline);
         if done.service_account.is_some() {
             self.service_account = done.service_account;
+        }
+        if done.association.is_some() {
+            self.association = done.association;
         }
         for (namespace, grant) in done.grants {
             let known = self.grants.entry(namespace).or_default();
@@ -405,6 +480,7 @@ impl Observed {
     pub fn is_empty(&self) -> bool {
         self.role.is_none()
             && self.service_account.is_none()
+            && self.association.is_none()
             && self
                 .grants
                 .values()

@@ -70,7 +70,19 @@ pub fn known_from_state(state: &Binding) -> Observed {
             (grant.namespace.clone(), ObservedGrant { role, binding })
         })
         .collect();
+    let association = state.pod_identity.as_ref().and_then(|block| {
+        Some(super::remote::Association {
+            cluster: block.cluster_name.clone(),
+            id: block.association_id.clone()?,
+            arn: block.association_arn.clone().unwrap_or_default(),
+            namespace: state.namespace.clone(),
+            service_account: state.service_account_name.clone(),
+            role_arn: state.role_arn.clone(),
+            tags: BTreeMap::new(),
+        })
+    });
     Observed {
+        association,
         attached: match role {
             Some(_) => state.managed_policy_arns.clone().unwrap_or_default(),
             None => BTreeSet::new(),
@@ -107,6 +119,14 @@ pub fn reconcile(
     let mut state = basis.clone();
     reconcile_role(&mut state, basis, observed, default_tags, scope);
     reconcile_service_account(&mut state, basis, observed, scope);
+    if let Some(block) = &mut state.pod_identity {
+        let seen = observed
+            .association
+            .as_ref()
+            .filter(|a| a.cluster == block.cluster_name);
+        block.association_id = seen.map(|a| a.id.clone());
+        block.association_arn = seen.map(|a| a.arn.clone());
+    }
     for grant in &mut state.grants {
         let seen = observed.grants.get(&grant.namespace);
         let role = seen.and_then(|g| g.role.as_ref());

@@ -145,7 +145,13 @@ fn is_own_leftover(role: &IamRole, planned: &Binding) -> bool {
             == Some(ownership::MANAGED_BY);
     let same_provider = trust::admits(&role.trust_policy)
         .is_some_and(|a| a.oidc_provider_arn == planned.oidc_provider_arn);
-    marked && same_provider
+    // Pod Identity only: the same cluster instead.
+    let same_cluster = !planned.irsa
+        && planned.pod_identity.as_ref().is_some_and(|block| {
+            trust::pod_identity_cluster(&role.trust_policy).as_deref()
+                == Some(block.cluster_name.as_str())
+        });
+    marked && (same_provider || same_cluster)
 }
 
 /// Brings a leftover role to the plan: settings, trust, tags, and no policies it should not

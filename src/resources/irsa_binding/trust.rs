@@ -158,10 +158,21 @@ pub fn union(a: &str, b: &str) -> Option<String> {
     Some(json!({"Version": "2012-10-17", "Statement": all}).to_string())
 }
 
+/// The cluster ARN the Pod Identity statement of a trust policy admits (its
+/// `aws:RequestTag/eks-cluster-arn` condition), when it has one.
+pub fn pod_identity_cluster_arn(document: &str) -> Option<String> {
+    pod_identity_condition(document, CLUSTER_ARN_TAG)
+}
+
 /// The cluster name the Pod Identity statement of a trust policy admits (its
 /// `aws:RequestTag/eks-cluster-name` condition), when it has one: how import learns
 /// `pod_identity.cluster_name`.
 pub fn pod_identity_cluster(document: &str) -> Option<String> {
+    pod_identity_condition(document, CLUSTER_NAME_TAG)
+}
+
+/// The single `StringEquals` value of `key` in the Pod Identity statement of `document`.
+fn pod_identity_condition(document: &str, key: &str) -> Option<String> {
     let policy = policy::parse_policy(document).ok()?;
     let statements = match policy.get("Statement")? {
         Value::Array(items) => items.clone(),
@@ -177,10 +188,7 @@ pub fn pod_identity_cluster(document: &str) -> Option<String> {
         if !is_pods {
             return None;
         }
-        match statement
-            .pointer("/Condition/StringEquals")?
-            .get(CLUSTER_NAME_TAG)?
-        {
+        match statement.pointer("/Condition/StringEquals")?.get(key)? {
             Value::String(name) => Some(name.clone()),
             Value::Array(names) if names.len() == 1 => names[0].as_str().map(str::to_string),
             _ => None,

@@ -4,11 +4,18 @@
 //! anything fails before the switch, the new role is removed again and the old one stays in
 //! use. A failure leaves the state describing what exists (re-read), so the next plan shows
 //! exactly what is left to do.
+//!
+//! A change of mechanism (IRSA, Pod Identity, both, or another Pod Identity cluster) keeps the
+//! role and runs in a safe order: the trust policy first gains the new statement (keeping the
+//! old one) and the new association is made; then the ServiceAccount's annotations change with
+//! the rest of the update; last the old statement goes and the old association is deleted. At
+//! no point does a pod lose the mechanism it uses before the new one is in place.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::codec::Diagnostics;
 
+use super::association;
 use super::create::Outcome;
 use super::diagnostics;
 use super::error::BindingError;
@@ -20,7 +27,26 @@ use super::read::observe_or_keep;
 use super::remote::{IamRole, ObservedServiceAccount, Remote};
 use super::state::{Scope, known_from_state, reconcile};
 use super::steps::{self, Gate, RbacKind, Step, gated, ignore_not_found};
-use super::verify;
+use super::{trust, verify};
+
+/// Whether `prior` and `planned` serve different mechanisms (or another Pod Identity cluster).
+fn mechanism_changed(prior: &Binding, planned: &Binding) -> bool {
+    let cluster = |b: &Binding| b.pod_identity.as_ref().map(|p| p.cluster_name.clone());
+    prior.irsa != planned.irsa || cluster(prior) != cluster(planned)
+}
+
+/// Whether the association must be made or repaired: a block whose association is not known
+/// in the same cluster, or a role of another ARN.
+fn association_needed(prior: &Binding, planned: &Binding) -> bool {
+    let Some(block) = &planned.pod_identity else {
+        return false;
+    };
+    let known = prior
+        .pod_identity
+        .as_ref()
+        .filter(|p| p.cluster_name == block.cluster_name && p.association_id.is_some());
+    known.is_none() || prior.role_arn != planned.role_arn
+}
 
 /// Updates `prior` to `planned`.
 pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> Outcome {
@@ -34,8 +60,48 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
     let in_place_move = moved && prior.role_name == planned.role_name;
     let mut errors = Vec::new();
     let mut switched = !moved;
+    let switch = mechanism_changed(prior, planned);
+    // The trust with the old and the new statements, written before anything else changes.
+    let both_trusts = match (&prior.trust_policy, &planned.trust_policy) {
+        (Some(before), Some(after)) if switch && role_exists && !moved && before != after => {
+            trust::union(before, after)
+        }
+        _ => None,
+    };
+    // Each write only when it changes something: the union is the old policy when the switch
+    // only removes, the new one when it only adds.
+    let differs = |both: &String, other: &Option<String>| {
+        other
+            .as_deref()
+            .is_none_or(|other| !crate::aws::policy::equivalent(both, other))
+    };
+    let trust_in_two_steps = both_trusts
+        .as_ref()
+        .is_some_and(|both| differs(both, &planned.trust_policy));
+    if let Some(both) = both_trusts
+        .as_ref()
+        .filter(|both| differs(both, &prior.trust_policy))
+        && let Err(error) = steps::update_trust_policy(remote, &planned.role_name, both).await
+    {
+        errors.push(error);
+    }
+    if errors.is_empty()
+        && role_exists
+        && !moved
+        && association_needed(prior, planned)
+        && let Err(error) = association::ensure(
+            remote,
+            planned,
+            &planned.role_arn,
+            prior.pod_identity.as_ref(),
+            &journal,
+        )
+        .await
+    {
+        errors.push(error);
+    }
 
-    if in_place_move {
+    if errors.is_empty() && in_place_move {
         match delete_old_role(remote, prior, planned).await {
             Ok(()) => switched = true,
             Err(error) => errors.push(error),
@@ -45,14 +111,34 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
     if errors.is_empty() {
         let role_work = async {
             if !role_exists || moved {
-                if let Err(error) = steps::create_role(remote, planned, &journal).await {
-                    gate.close();
-                    return vec![error];
-                }
+                let role = match steps::create_role(remote, planned, &journal).await {
+                    Ok(role) => role,
+                    Err(error) => {
+                        gate.close();
+                        return vec![error];
+                    }
+                };
                 let policies = steps::policy_steps(remote, &gate, &journal, planned);
-                steps::run_all(remote, &gate, policies).await
+                let mut errors = steps::run_all(remote, &gate, policies).await;
+                if errors.is_empty() && planned.pod_identity.is_some() {
+                    let known = prior.pod_identity.as_ref();
+                    if let Err(error) =
+                        association::ensure(remote, planned, &role.arn, known, &journal).await
+                    {
+                        gate.close();
+                        errors.push(error);
+                    }
+                }
+                errors
             } else {
-                let work = in_place_role_steps(remote, &gate, &journal, prior, planned);
+                let work = in_place_role_steps(
+                    remote,
+                    &gate,
+                    &journal,
+                    prior,
+                    planned,
+                    both_trusts.is_some(),
+                );
                 steps::run_all(remote, &gate, work).await
             }
         };
@@ -101,6 +187,26 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
                 }
             }
             Err(error) => errors.push(error),
+        }
+    }
+    // What pointed pods at the old mechanism goes before the trust that admitted it.
+    if errors.is_empty()
+        && let Some(old) = &prior.pod_identity
+        && planned
+            .pod_identity
+            .as_ref()
+            .is_none_or(|new| new.cluster_name != old.cluster_name)
+        && let Err(error) = association::delete(remote, old).await
+    {
+        errors.push(error);
+    }
+    if errors.is_empty() && trust_in_two_steps {
+        // Everything new is in place: drop the old statement.
+        if let Some(document) = &planned.trust_policy
+            && let Err(error) =
+                steps::update_trust_policy(remote, &planned.role_name, document).await
+        {
+            errors.push(error);
         }
     }
     if moved && !switched {
@@ -158,6 +264,24 @@ fn applied_state(
     verified: Option<String>,
 ) -> Binding {
     let mut state = planned.clone();
+    let made = journal.entries().into_iter().find_map(|d| match d {
+        Done::Association { association, .. } => Some(association),
+        _ => None,
+    });
+    if let Some(block) = &mut state.pod_identity {
+        let kept = prior
+            .pod_identity
+            .as_ref()
+            .filter(|p| p.cluster_name == block.cluster_name);
+        block.association_id = made
+            .as_ref()
+            .map(|a| a.id.clone())
+            .or_else(|| kept.and_then(|p| p.association_id.clone()));
+        block.association_arn = made
+            .as_ref()
+            .map(|a| a.arn.clone())
+            .or_else(|| kept.and_then(|p| p.association_arn.clone()));
+    }
     let new_role = journal.entries().into_iter().find_map(|d| match d {
         Done::Role(role) => Some(role),
         _ => None,
@@ -189,8 +313,27 @@ fn failure_basis(prior: &Binding, planned: &Binding, journal: &Journal, switched
         basis.role_arn = prior.role_arn.clone();
         basis.role_unique_id = prior.role_unique_id.clone();
     }
+    // An association the update was to remove is still known until it is gone.
+    match (&mut basis.pod_identity, &prior.pod_identity) {
+        (None, Some(old)) if old.association_id.is_some() => {
+            basis.pod_identity = Some(old.clone());
+        }
+        (Some(new), Some(old)) if new.cluster_name == old.cluster_name => {
+            new.association_id = old.association_id.clone();
+            new.association_arn = old.association_arn.clone();
+        }
+        _ => {}
+    }
     for done in journal.entries() {
         match done {
+            Done::Association { association, .. } => {
+                if let Some(block) = &mut basis.pod_identity
+                    && block.cluster_name == association.cluster
+                {
+                    block.association_id = Some(association.id);
+                    block.association_arn = Some(association.arn);
+                }
+            }
             Done::Role(role) if switched => basis.role_unique_id = Some(role.role_id),
             Done::ServiceAccount {
                 account, adopted, ..
@@ -251,6 +394,7 @@ fn in_place_role_steps<'a>(
     journal: &'a Journal,
     prior: &'a Binding,
     planned: &'a Binding,
+    trust_written: bool,
 ) -> Vec<Step<'a>> {
     let role = planned.role_name.as_str();
     let current = IamRole {
@@ -272,7 +416,8 @@ fn in_place_role_steps<'a>(
         .into_iter()
         .map(|step| gated(remote, gate, step))
         .collect();
-    if prior.trust_policy != planned.trust_policy
+    if !trust_written
+        && prior.trust_policy != planned.trust_policy
         && let Some(document) = planned.trust_policy.as_deref()
     {
         work.push(gated(remote, gate, async move {

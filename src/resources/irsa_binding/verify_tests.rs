@@ -30,6 +30,7 @@ fn remote(fake: &Fake) -> Remote<'_> {
         iam: fake,
         sts: fake,
         kube: fake,
+        eks: fake,
         fanout: Fanout::Concurrent,
         cancel: CancellationToken::new(),
         propagation: Backoff::new(

@@ -1,0 +1,177 @@
+//! [`Eks`] over the AWS SDK client: the Pod Identity association operations of the EKS API
+//! reference (<https://docs.aws.amazon.com/eks/latest/APIReference/API_Operations.html>),
+//! every error classified through [`aws_error`]. `ResourceInUseException` (an association for
+//! the ServiceAccount exists, HTTP 409) counts as `AlreadyExists`.
+
+use async_trait::async_trait;
+
+use crate::aws::{AwsError, AwsErrorKind, aws_error};
+
+use super::remote::{Association, AssociationSpec, Eks};
+
+/// EKS through the SDK.
+pub struct SdkEks {
+    client: aws_sdk_eks::Client,
+}
+
+impl SdkEks {
+    /// Wraps a client.
+    pub fn new(client: aws_sdk_eks::Client) -> SdkEks {
+        SdkEks { client }
+    }
+}
+
+/// `error` with the EKS codes the shared classification does not know.
+fn eks_kind(mut error: AwsError) -> AwsError {
+    match error.code.as_deref() {
+        Some("ResourceInUseException") => error.kind = AwsErrorKind::AlreadyExists,
+        Some("ResourceNotFoundException") => error.kind = AwsErrorKind::NotFound,
+        Some("InvalidParameterException" | "InvalidRequestException") => {
+            error.kind = AwsErrorKind::Invalid
+        }
+        _ => {}
+    }
+    error
+}
+
+fn association_of(a: &aws_sdk_eks::types::PodIdentityAssociation) -> Association {
+    Association {
+        cluster: a.cluster_name().unwrap_or_default().to_string(),
+        id: a.association_id().unwrap_or_default().to_string(),
+        arn: a.association_arn().unwrap_or_default().to_string(),
+        namespace: a.namespace().unwrap_or_default().to_string(),
+        service_account: a.service_account().unwrap_or_default().to_string(),
+        role_arn: a.role_arn().unwrap_or_default().to_string(),
+        tags: a
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn missing(operation: &'static str) -> AwsError {
+    AwsError::new(
+        operation,
+        AwsErrorKind::Other,
+        "the response has no association",
+    )
+}
+
+#[async_trait]
+impl Eks for SdkEks {
+    async fn create_association(&self, spec: &AssociationSpec) -> Result<Association, AwsError> {
+        const OP: &str = "eks:CreatePodIdentityAssociation";
+        let response = self
+            .client
+            .create_pod_identity_association()
+            .cluster_name(&spec.cluster)
+            .namespace(&spec.namespace)
+            .service_account(&spec.service_account)
+            .role_arn(&spec.role_arn)
+            .set_tags(Some(spec.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(aws_error(OP))
+            .map_err(eks_kind)?;
+        response
+            .association()
+            .map(association_of)
+            .ok_or_else(|| missing(OP))
+    }
+
+    async fn describe_association(
+        &self,
+        cluster: &str,
+        id: &str,
+    ) -> Result<Option<Association>, AwsError> {
+        const OP: &str = "eks:DescribePodIdentityAssociation";
+        match self
+            .client
+            .describe_pod_identity_association()
+            .cluster_name(cluster)
+            .association_id(id)
+            .send()
+            .await
+            .map_err(aws_error(OP))
+            .map_err(eks_kind)
+        {
+            Ok(response) => Ok(response.association().map(association_of)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn list_associations(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        const OP: &str = "eks:ListPodIdentityAssociations";
+        let mut ids = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let response = self
+                .client
+                .list_pod_identity_associations()
+                .cluster_name(cluster)
+                .namespace(namespace)
+                .service_account(service_account)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(aws_error(OP))
+                .map_err(eks_kind)?;
+            ids.extend(
+                response
+                    .associations()
+                    .iter()
+                    .filter(|a| {
+                        a.namespace() == Some(namespace)
+                            && a.service_account() == Some(service_account)
+                    })
+                    .filter_map(|a| a.association_id().map(str::to_string)),
+            );
+            match response.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                _ => return Ok(ids),
+            }
+        }
+    }
+
+    async fn update_association(
+        &self,
+        cluster: &str,
+        id: &str,
+        role_arn: &str,
+    ) -> Result<Association, AwsError> {
+        const OP: &str = "eks:UpdatePodIdentityAssociation";
+        let response = self
+            .client
+            .update_pod_identity_association()
+            .cluster_name(cluster)
+            .association_id(id)
+            .role_arn(role_arn)
+            .send()
+            .await
+            .map_err(aws_error(OP))
+            .map_err(eks_kind)?;
+        response
+            .association()
+            .map(association_of)
+            .ok_or_else(|| missing(OP))
+    }
+
+    async fn delete_association(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
+        const OP: &str = "eks:DeletePodIdentityAssociation";
+        self.client
+            .delete_pod_identity_association()
+            .cluster_name(cluster)
+            .association_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(aws_error(OP))
+            .map_err(eks_kind)
+    }
+}
