@@ -195,6 +195,7 @@ impl Harness {
              acceptance: provider {} (profile {}, cargo build {:.1} s)\n\
              acceptance: AWS {}\n\
              acceptance: STS AssumeRoleWithWebIdentity {}\n\
+             acceptance: EKS Pod Identity and EKS Auth {}\n\
              acceptance: Kubernetes {kubernetes}",
             self.terraform.version(),
             self.terraform.path().display(),
@@ -209,7 +210,21 @@ impl Harness {
                 ),
                 None => "unchecked (no Kubernetes target to read the issuer's keys from)".into(),
             },
+            match (&self.sts, crate::aws::eks::rig_for(self.aws.endpoint())) {
+                (Some(proxy), Some(_)) => format!(
+                    "served by the rig at {} (cluster {}, tokens of the Kubernetes target)",
+                    proxy.url(),
+                    crate::aws::eks::CLUSTER_NAME
+                ),
+                _ => "not served (no Kubernetes target to bind the cluster to)".into(),
+            },
         )
+    }
+
+    /// The rig's EKS Pod Identity and EKS Auth (see [`crate::aws::eks`]). `None` without a
+    /// Kubernetes target.
+    pub fn eks_rig(&self) -> Option<Arc<crate::aws::eks::EksRig>> {
+        crate::aws::eks::rig_for(self.aws.endpoint())
     }
 
     /// The rig's STS: what it refused so far. `None` without a Kubernetes target.

@@ -43,8 +43,9 @@ impl Matcher {
         }
     }
 
-    /// Only requests whose query-protocol parameter `name` is `value`, e.g.
-    /// `Matcher::operation("iam", "AttachRolePolicy").param("RoleName", role)`.
+    /// Only requests whose parameter `name` is `value` (see [`RequestTarget::params`]), e.g.
+    /// `Matcher::operation("iam", "AttachRolePolicy").param("RoleName", role)` or
+    /// `Matcher::operation("eks", "CreatePodIdentityAssociation").param("namespace", ns)`.
     pub fn param(mut self, name: &str, value: &str) -> Self {
         self.params.push((name.to_string(), value.to_string()));
         self

@@ -13,13 +13,16 @@ pub struct RequestKind {
 }
 
 /// What a request is about, beyond its operation: the query-protocol parameters (IAM, STS:
-/// `RoleName`, `PolicyArn`, ...), the S3 bucket of a path-style request, or a Kubernetes
+/// `RoleName`, `PolicyArn`, ...), the EKS parameters (`clusterName`, `associationId`,
+/// `namespace`, ...), the S3 bucket of a path-style request, or a Kubernetes
 /// request's `path` parameter (without the query). Fault rules use it to fail one call of one
 /// object (see [`super::Matcher::param`], [`super::Matcher::bucket`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RequestTarget {
     /// The form (or query string) parameters of a query-protocol request, decoded, without
-    /// `Action` and `Version`; empty for S3; `path` for Kubernetes.
+    /// `Action` and `Version`; for EKS and EKS Auth the URI labels (`clusterName`,
+    /// `associationId`), the query parameters and the body's top-level strings (never the
+    /// token); empty for S3; `path` for Kubernetes.
     pub params: std::collections::BTreeMap<String, String>,
     /// The bucket of an S3 request (the first path segment), if any.
     pub bucket: Option<String>,

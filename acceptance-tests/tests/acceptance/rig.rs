@@ -430,6 +430,25 @@ async fn rig_serves_eks_pod_identity_and_eks_auth_to_the_sdk() {
         .await
         .unwrap();
     assert_eq!(seen.associations(), listed.associations());
+    // Workspaces send EKS and EKS Auth to the rig: straight ones through the harness's rig
+    // proxy, proxied ones through their proxy (which serves the rig too).
+    let direct_ws = h.workspace().unwrap();
+    let rig_url = direct_ws.env()["AWS_ENDPOINT_URL_EKS"].clone();
+    assert_eq!(direct_ws.env()["AWS_ENDPOINT_URL_EKS_AUTH"], rig_url);
+    assert_ne!(rig_url, h.aws().endpoint());
+    let via_rig_url = AwsClients::with_max_attempts(&rig_url, region, 1).await;
+    let seen = via_rig_url
+        .eks
+        .list_pod_identity_associations()
+        .cluster_name(CLUSTER_NAME)
+        .namespace(&namespace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.associations(), listed.associations());
+    let proxied_ws = h.workspace_via(&proxy).unwrap();
+    assert!(!proxied_ws.env().contains_key("AWS_ENDPOINT_URL_EKS"));
+    assert_eq!(proxied_ws.env()["AWS_ENDPOINT_URL"], proxy.url());
 
     // The conflicts and refusals.
     let conflict = eks
@@ -521,6 +540,34 @@ async fn rig_serves_eks_pod_identity_and_eks_auth_to_the_sdk() {
         user.arn()
             .contains(&format!(":assumed-role/{scoped}/eks-{CLUSTER_NAME}-")),
         "{user:?}"
+    );
+    // STS was asked with the session tags EKS passes (no pod tags: the token names no pod).
+    let call = h
+        .eks_rig()
+        .unwrap()
+        .assumed_roles()
+        .into_iter()
+        .find(|c| {
+            c.tags
+                .contains(&("kubernetes-namespace".to_string(), namespace.clone()))
+        })
+        .expect("the rig called AssumeRole for this namespace");
+    assert_eq!(&call.role_arn, scoped_arn);
+    let tags: std::collections::BTreeMap<String, String> = call.tags.into_iter().collect();
+    assert_eq!(
+        tags,
+        std::collections::BTreeMap::from([
+            (
+                "eks-cluster-arn".to_string(),
+                format!("arn:aws:eks:{region}:{account}:cluster/{CLUSTER_NAME}")
+            ),
+            ("eks-cluster-name".to_string(), CLUSTER_NAME.to_string()),
+            ("kubernetes-namespace".to_string(), namespace.clone()),
+            (
+                "kubernetes-service-account".to_string(),
+                service_account.to_string()
+            ),
+        ])
     );
     // The credentials are the emulator's: STS knows them.
     let credentials = assumed.credentials().unwrap();

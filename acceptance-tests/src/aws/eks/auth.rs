@@ -14,7 +14,7 @@
 //!
 //! Then the emulator's STS `AssumeRole` (with the session tags) gives the credentials. The
 //! session tags EKS passes
-//! (<https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html>): `eks-cluster-arn`,
+//! (<https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html#pod-id-abac-tags>): `eks-cluster-arn`,
 //! `eks-cluster-name`, `kubernetes-namespace`, `kubernetes-service-account`, and
 //! `kubernetes-pod-name`, `kubernetes-pod-uid` when the token names a pod; none when the
 //! association has `disableSessionTags`. Error statuses are those of the EKS Auth API model
@@ -46,11 +46,22 @@ pub mod messages {
     pub const EXPIRED: &str = "The service account token has expired.";
 }
 
-/// The answer to `AssumeRoleForPodIdentity` for `cluster_name`.
-pub async fn answer(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Response<Full<Bytes>> {
-    match assume(rig, cluster_name, body).await {
-        Ok(value) => json_response(200, &value),
-        Err(error) => error.response(),
+/// The answer to `AssumeRoleForPodIdentity` for `cluster_name`, signed for `region`.
+pub async fn answer(
+    rig: &EksRig,
+    cluster_name: &str,
+    region: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    match assume(rig, cluster_name, region, body).await {
+        Ok((value, call)) => {
+            rig.auth_log().push(Ok(call));
+            json_response(200, &value)
+        }
+        Err(error) => {
+            rig.auth_log().push(Err(error.clone()));
+            error.response()
+        }
     }
 }
 
@@ -69,7 +80,12 @@ fn matches_token_pattern(token: &str) -> bool {
         })
 }
 
-async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, ApiError> {
+async fn assume(
+    rig: &EksRig,
+    cluster_name: &str,
+    region: Option<&str>,
+    body: &[u8],
+) -> Result<(Value, AssumeRoleCall), ApiError> {
     let token = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_string))
@@ -77,13 +93,16 @@ async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, 
         .ok_or_else(|| {
             ApiError::invalid_parameter("token is required and must be a service account token.")
         })?;
-    let cluster = rig.cluster(cluster_name).cloned().ok_or_else(|| {
-        ApiError::new(
-            404,
-            "ResourceNotFoundException",
-            format!("No cluster found for name: {cluster_name}."),
-        )
-    })?;
+    let cluster = rig
+        .cluster_in(cluster_name, region)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                "ResourceNotFoundException",
+                format!("No cluster found for name: {cluster_name}."),
+            )
+        })?;
     let jws = Jws::parse(&token).ok_or_else(|| invalid_token(messages::INVALID_TOKEN))?;
     verify_signature(rig, &jws).await?;
     if !jws.audiences().iter().any(|aud| aud == AUDIENCE) {
@@ -170,7 +189,7 @@ async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, 
                 format!("STS AssumeRole: {code}: {message}"),
             ),
         })?;
-    Ok(json!({
+    let answer = json!({
         "subject": { "namespace": namespace, "serviceAccount": service_account },
         "audience": AUDIENCE,
         "podIdentityAssociation": {
@@ -187,7 +206,8 @@ async fn assume(rig: &EksRig, cluster_name: &str, body: &[u8]) -> Result<Value, 
             "accessKeyId": credentials.access_key_id,
             "expiration": credentials.expiration,
         },
-    }))
+    });
+    Ok((answer, call))
 }
 
 /// The signature must verify with a key of the JWKS the token's issuer serves (only the

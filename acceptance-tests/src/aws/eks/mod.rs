@@ -127,6 +127,8 @@ pub trait EksSources: Send + Sync {
 pub struct EksRig {
     clusters: Vec<Cluster>,
     store: Mutex<store::Store>,
+    /// What EKS Auth refused, and the `AssumeRole` calls it made, in order.
+    auth_log: Mutex<Vec<Result<AssumeRoleCall, rest::ApiError>>>,
     sources: Box<dyn EksSources>,
     clock: Box<dyn Fn() -> f64 + Send + Sync>,
 }
@@ -158,6 +160,7 @@ impl EksRig {
         Arc::new(EksRig {
             clusters,
             store: Mutex::new(store::Store::default()),
+            auth_log: Mutex::new(Vec::new()),
             sources: Box::new(sources),
             clock: Box::new(clock),
         })
@@ -168,9 +171,36 @@ impl EksRig {
         self.clusters.iter().find(|c| c.name == name)
     }
 
+    /// The cluster named `name` in `region` (EKS is regional: a request signed for another
+    /// region does not see it); any region when the request names none.
+    pub fn cluster_in(&self, name: &str, region: Option<&str>) -> Option<&Cluster> {
+        self.cluster(name)
+            .filter(|c| region.is_none_or(|r| r == c.region))
+    }
+
     /// Every association the rig holds, in creation order (for inventories).
     pub fn associations(&self) -> Vec<store::Association> {
         self.store().all()
+    }
+
+    /// Every `AssumeRoleForPodIdentity` EKS Auth refused (its error answer), in order.
+    pub fn auth_refusals(&self) -> Vec<rest::ApiError> {
+        self.auth_log()
+            .iter()
+            .filter_map(|r| r.as_ref().err().cloned())
+            .collect()
+    }
+
+    /// Every STS `AssumeRole` EKS Auth made for a pod (role, session name, session tags).
+    pub fn assumed_roles(&self) -> Vec<AssumeRoleCall> {
+        self.auth_log()
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect()
+    }
+
+    fn auth_log(&self) -> std::sync::MutexGuard<'_, Vec<Result<AssumeRoleCall, rest::ApiError>>> {
+        self.auth_log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, store::Store> {
@@ -189,17 +219,29 @@ impl EksRig {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Option<Response<Full<Bytes>>> {
+        let region = signing_region(&parts.headers);
+        let region = region.as_deref();
         match (kind.service.as_str(), kind.operation.as_str()) {
             ("eks-auth", "AssumeRoleForPodIdentity") => {
                 let cluster = rest::cluster_in_path(parts.uri.path())?;
-                Some(auth::answer(self, &cluster, body).await)
+                Some(auth::answer(self, &cluster, region, body).await)
             }
             ("eks", operation) if rest::OPERATIONS.contains(&operation) => {
-                Some(rest::answer(self, operation, parts, body).await)
+                Some(rest::answer(self, operation, region, parts, body).await)
             }
             _ => None,
         }
     }
+}
+
+/// The region of the SigV4 credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
+fn signing_region(headers: &http::HeaderMap) -> Option<String> {
+    let authorization = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = authorization
+        .split([',', ' '])
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    (parts.len() >= 5).then(|| parts[parts.len() - 3].to_string())
 }
 
 /// Rigs registered for emulator endpoints.

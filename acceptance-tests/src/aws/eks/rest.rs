@@ -191,14 +191,15 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
     crate::aws::web_identity::form_params(query.as_bytes())
 }
 
-/// The answer to `operation` (one of [`OPERATIONS`]).
+/// The answer to `operation` (one of [`OPERATIONS`]) signed for `region`.
 pub async fn answer(
     rig: &EksRig,
     operation: &str,
+    region: Option<&str>,
     parts: &http::request::Parts,
     body: &[u8],
 ) -> Response<Full<Bytes>> {
-    match serve(rig, operation, parts, body).await {
+    match serve(rig, operation, region, parts, body).await {
         Ok(value) => json_response(200, &value),
         Err(error) => error.response(),
     }
@@ -207,12 +208,13 @@ pub async fn answer(
 async fn serve(
     rig: &EksRig,
     operation: &str,
+    region: Option<&str>,
     parts: &http::request::Parts,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let segments = segments(parts.uri.path());
     let name = segments.get(1).cloned().unwrap_or_default();
-    let cluster = rig.cluster(&name).cloned().ok_or_else(|| {
+    let cluster = rig.cluster_in(&name, region).cloned().ok_or_else(|| {
         ApiError::new(
             404,
             "ResourceNotFoundException",

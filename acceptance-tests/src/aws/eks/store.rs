@@ -147,8 +147,9 @@ impl Store {
         self.associations.clone()
     }
 
-    /// Creates an association in `cluster`; a repeated `clientRequestToken` answers the
-    /// association it created.
+    /// Creates an association in `cluster`; a repeated `clientRequestToken` with the same
+    /// subject and role answers the association it created (an SDK retry: the SDK fills the
+    /// idempotency token once per call).
     pub fn create(
         &mut self,
         cluster: &Cluster,
@@ -157,7 +158,11 @@ impl Store {
     ) -> Result<Association, ApiError> {
         if let Some(token) = &new.client_request_token
             && let Some(earlier) = self.associations.iter().find(|a| {
-                a.cluster_name == cluster.name && a.client_request_token.as_ref() == Some(token)
+                a.cluster_name == cluster.name
+                    && a.client_request_token.as_ref() == Some(token)
+                    && a.namespace == new.namespace
+                    && a.service_account == new.service_account
+                    && a.role_arn == new.role_arn
             })
         {
             return Ok(earlier.clone());

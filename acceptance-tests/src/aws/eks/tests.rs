@@ -283,6 +283,11 @@ async fn a_repeated_client_request_token_answers_the_first_association() {
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(first.body, second.body);
     assert_eq!(case.rig.associations().len(), 1);
+    // The same token for another request is no retry of the first.
+    let other = json!({"namespace": "ci", "serviceAccount": "runner", "roleArn": OTHER_ROLE,
+                       "clientRequestToken": "t-1"});
+    let conflict = case.call("POST", BASE, other).await;
+    assert_error(&conflict, 409, "ResourceInUseException", "already exists");
 }
 
 #[tokio::test]
@@ -316,6 +321,60 @@ async fn unknown_clusters_and_associations_are_resource_not_found() {
             "a-00000000000000000",
         );
     }
+}
+
+#[tokio::test]
+async fn a_request_signed_for_another_region_does_not_see_the_cluster() {
+    let case = new_case();
+    let id = case.create_id("ci", "runner").await;
+    let signed = |region: &str, method: &str, path: &str| {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/eks/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            )
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    };
+    let kind = RequestKind {
+        service: "eks".into(),
+        operation: "DescribePodIdentityAssociation".into(),
+    };
+    let path = format!("{BASE}/{id}");
+    let here = case
+        .rig
+        .handle(&kind, &signed(REGION, "GET", &path), b"")
+        .await
+        .unwrap();
+    assert_eq!(here.status(), 200);
+    let elsewhere = case
+        .rig
+        .handle(&kind, &signed("us-west-2", "GET", &path), b"")
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404);
+    assert_eq!(
+        elsewhere.headers()["x-amzn-ErrorType"],
+        "ResourceNotFoundException"
+    );
+    let auth = RequestKind {
+        service: "eks-auth".into(),
+        operation: "AssumeRoleForPodIdentity".into(),
+    };
+    let token = json!({ "token": case.signer.sign(&pod_claims()) }).to_string();
+    let answer = case
+        .rig
+        .handle(&auth, &signed("us-west-2", "POST", AUTH), token.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
 }
 
 #[tokio::test]
@@ -640,6 +699,8 @@ async fn assume_role_for_pod_identity_answers_credentials_in_the_api_shape() {
         })
     );
     assert_eq!(calls[0].role_arn, ROLE);
+    assert_eq!(case.rig.assumed_roles(), calls);
+    assert!(case.rig.auth_refusals().is_empty());
     assert_eq!(
         tag_map(&calls[0]),
         BTreeMap::from([
@@ -717,6 +778,14 @@ async fn a_trust_without_the_session_tag_conditions_for_this_service_account_is_
         );
     }
     assert!(case.world.assumed.lock().unwrap().is_empty());
+    assert!(case.rig.assumed_roles().is_empty());
+    assert_eq!(case.rig.auth_refusals().len(), 5);
+    assert!(
+        case.rig
+            .auth_refusals()
+            .iter()
+            .all(|r| r.code == "AccessDeniedException")
+    );
     // The role deleted after the association was made.
     case.world.roles.lock().unwrap().remove(ROLE);
     assert_error(
