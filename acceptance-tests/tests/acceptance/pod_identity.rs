@@ -360,6 +360,23 @@ async fn association_for_the_same_role_is_adopted_and_one_for_another_role_is_re
     ws.write("main.tf", &pi_binding(&f, &sa, Mode::Irsa, ""))
         .unwrap();
     ws.apply().await.unwrap();
+    // EKS accepts an association only for a role that trusts pods.eks.amazonaws.com, so the
+    // other tool first adds a statement for it (as eksctl's migrate-to-pod-identity does).
+    let role_name = f.default_role_name();
+    let mut trust = f.trust_policy(&role_name).await;
+    trust["Statement"].as_array_mut().unwrap().push(json!({
+        "Effect": "Allow",
+        "Principal": {"Service": crate::pod_identity_support::POD_IDENTITY_PRINCIPAL},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+    }));
+    f.aws
+        .iam
+        .update_assume_role_policy()
+        .role_name(&role_name)
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
     let existing = create_association(&f, &sa, &role_arn(&f, &sa)).await;
     ws.write("main.tf", &pi_binding(&f, &sa, Mode::Both, ""))
         .unwrap();
