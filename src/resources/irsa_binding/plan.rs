@@ -74,9 +74,10 @@ pub fn modify_plan(defaults: &ProviderDefaults, change: &mut PlannedChange) -> D
     }
 
     // The OIDC provider: configured, else the provider's default; none without IRSA.
+    // (A configured value is planned as it is; validation refuses it with irsa = false.)
     let oidc_value = match (&irsa, config.get("oidc_provider_arn")) {
-        (Value::Bool(false), _) => Value::Null,
-        (Value::Unknown, _) => Value::Unknown,
+        (Value::Bool(false), Value::Null) => Value::Null,
+        (Value::Unknown, Value::Null) => Value::Unknown,
         (_, Value::Null) => Value::opt_string(defaults.oidc_provider_arn.clone()),
         (_, other) => other.clone(),
     };

@@ -561,3 +561,44 @@ async fn delete_removes_the_association_and_one_already_gone_is_fine() {
         assert_eq!(fake.inventory(), Vec::<String>::new());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rename_moves_the_association_and_a_failed_switch_moves_it_back() {
+    for fails in [false, true] {
+        let fake = Fake::with_namespaces(&NAMESPACES);
+        let config = config(Mode::Both);
+        let state = created(&fake, &config).await;
+        let id = association_id(&state).as_str().unwrap().to_string();
+        let mut renamed = config.clone();
+        renamed.set_attr("role_name", "renamed-runner".into());
+        if !fails {
+            let after = apply(&fake, &state, &renamed).await;
+            assert_eq!(association_id(&after), Value::from(id.as_str()));
+            assert_eq!(
+                associations(&fake)[0].role_arn,
+                "arn:aws:iam::123456789012:role/renamed-runner"
+            );
+            continue;
+        }
+        let (change, _) = plan(&state, &renamed);
+        fake.fail(
+            "kube:patch ServiceAccount",
+            Fault::Kube(403, "Forbidden"),
+            1,
+        );
+        let outcome = update(
+            &remote(&fake, Fanout::Concurrent),
+            &Binding::from_value(&state),
+            &Binding::from_value(&change.planned),
+        )
+        .await;
+        assert!(outcome.diagnostics.has_errors());
+        assert_eq!(outcome.state.unwrap().role_name, ROLE);
+        let left = associations(&fake);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            (left[0].id.as_str(), left[0].role_arn.as_str()),
+            (id.as_str(), ROLE_ARN)
+        );
+    }
+}

@@ -253,7 +253,9 @@ fn root() -> Block {
         Type::String,
         "The role's trust policy as JSON: `sts:AssumeRoleWithWebIdentity` for the OIDC \
          provider, with `StringEquals` on `ISSUER:sub` = \
-         `system:serviceaccount:NAMESPACE:NAME` and `ISSUER:aud` = `audience`.",
+         `system:serviceaccount:NAMESPACE:NAME` and `ISSUER:aud` = `audience` (unless \
+         `irsa = false`); with `pod_identity`, also the statement `EksPodIdentity` for \
+         `pods.eks.amazonaws.com`.",
     ))
     .attr(
         Attribute::computed(
@@ -291,7 +293,7 @@ fn root() -> Block {
         "The annotations the binding itself maintains on the ServiceAccount: \
          `eks.amazonaws.com/role-arn`, and `eks.amazonaws.com/audience`, \
          `eks.amazonaws.com/sts-regional-endpoints`, `eks.amazonaws.com/token-expiration` when \
-         configured. A change made outside Terraform shows here.",
+         configured; empty with `irsa = false`. A change made outside Terraform shows here.",
     ))
     .attr(Attribute::computed(
         "runner_config_toml",

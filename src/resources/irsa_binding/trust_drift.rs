@@ -14,13 +14,24 @@ use crate::trust_eval::{
 use super::model::Binding;
 use super::trust;
 
-/// The condition keys an IRSA statement must constrain: `ISSUER:sub` and `ISSUER:aud` of
-/// every OIDC provider it names as `Federated` principal.
+/// The condition keys a statement must constrain: `ISSUER:sub` and `ISSUER:aud` of every OIDC
+/// provider it names as `Federated` principal (IRSA), and the session tags of the cluster,
+/// namespace and ServiceAccount when it names `pods.eks.amazonaws.com` (Pod Identity: without
+/// them any association in the account may use the role).
 pub fn required_keys(statement: &Statement) -> Vec<String> {
     use crate::trust_eval::{Listed, PrincipalPattern};
     let Listed::Only(principals) = &statement.principals else {
         return Vec::new();
     };
+    let pods = principals.iter().any(|p| {
+        matches!(p, PrincipalPattern::One(p)
+            if p.kind == PrincipalKind::Service && p.value == trust::POD_IDENTITY_PRINCIPAL)
+    });
+    let pod_identity_keys = pods.then_some([
+        trust::CLUSTER_NAME_TAG,
+        trust::NAMESPACE_TAG,
+        trust::SERVICE_ACCOUNT_TAG,
+    ]);
     principals
         .iter()
         .filter_map(|p| match p {
@@ -33,6 +44,7 @@ pub fn required_keys(statement: &Statement) -> Vec<String> {
             let issuer = oidc.issuer_host_path;
             [format!("{issuer}:sub"), format!("{issuer}:aud")]
         })
+        .chain(pod_identity_keys.into_iter().flatten().map(str::to_string))
         .collect()
 }
 
@@ -169,4 +181,79 @@ fn cluster_of(
 
 fn changed_summary(role: &str) -> String {
     format!("Trust policy of IAM role {role} was changed outside Terraform")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{Binding, PodIdentity, tests::sample};
+    use super::super::testing::OIDC;
+    use super::*;
+
+    /// The manager binding with both mechanisms, as state records it after apply.
+    fn both() -> Binding {
+        let mut binding = sample();
+        binding.oidc_provider_arn = OIDC.to_string();
+        binding.pod_identity = Some(PodIdentity {
+            cluster_name: "gitlabrunner-acc".into(),
+            association_id: Some("a-00000000000000001".into()),
+            association_arn: Some(
+                "arn:aws:eks:us-east-1:123456789012:podidentityassociation/gitlabrunner-acc/a-00000000000000001"
+                    .into(),
+            ),
+        });
+        binding
+    }
+
+    fn built(binding: &Binding) -> serde_json::Value {
+        let oidc = OidcProviderArn::parse(&binding.oidc_provider_arn).unwrap();
+        let cluster = trust::PodIdentityCluster::new(
+            crate::aws::Partition::Aws,
+            "us-east-1",
+            "123456789012",
+            "gitlabrunner-acc",
+        );
+        trust::document_for(
+            trust::Mechanisms {
+                irsa: binding.irsa.then_some((&oidc, binding.audience.as_str())),
+                pod_identity: Some(&cluster),
+            },
+            &binding.namespace,
+            &binding.service_account_name,
+        )
+    }
+
+    #[test]
+    fn the_pod_identity_statement_the_binding_writes_is_no_drift() {
+        for irsa in [true, false] {
+            let mut binding = both();
+            binding.irsa = irsa;
+            let held = built(&binding).to_string();
+            assert!(trust_drift(&binding, &held, "").is_empty(), "irsa = {irsa}");
+            // Without the association's ARN, the region comes from the held policy.
+            binding.pod_identity.as_mut().unwrap().association_arn = None;
+            assert!(trust_drift(&binding, &held, "").is_empty(), "irsa = {irsa}");
+        }
+    }
+
+    #[test]
+    fn a_pod_identity_statement_without_its_session_tag_conditions_is_a_widening() {
+        let binding = both();
+        let mut held = built(&binding);
+        held["Statement"][1]["Condition"]["StringEquals"]
+            .as_object_mut()
+            .unwrap()
+            .remove(trust::SERVICE_ACCOUNT_TAG);
+        let warnings = trust_drift(&binding, &held.to_string(), "");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[1].detail.contains(trust::SERVICE_ACCOUNT_TAG),
+            "{}",
+            warnings[1].detail
+        );
+        // An IRSA-only binding whose role gained a Pod Identity statement: a new statement.
+        let mut irsa_only = both();
+        irsa_only.pod_identity = None;
+        let warnings = trust_drift(&irsa_only, &built(&binding).to_string(), "");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
 }

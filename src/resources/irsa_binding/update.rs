@@ -222,6 +222,36 @@ pub async fn update(remote: &Remote<'_>, prior: &Binding, planned: &Binding) -> 
         }
         let undone = new_role_only.undo(remote).await;
         errors.extend(undone.leftovers.into_iter().map(|(_, e)| e));
+        // An association this update pointed at the new role goes back to the old one; one it
+        // created for the new role goes.
+        for done in journal.entries() {
+            let Done::Association {
+                association,
+                origin,
+            } = done
+            else {
+                continue;
+            };
+            let result = match origin {
+                association::Origin::Kept => remote
+                    .eks
+                    .update_association(&association.cluster, &association.id, &prior.role_arn)
+                    .await
+                    .map(drop),
+                association::Origin::Created | association::Origin::OwnLeftover => {
+                    remote
+                        .eks
+                        .delete_association(&association.cluster, &association.id)
+                        .await
+                }
+                association::Origin::Adopted => Ok(()),
+            };
+            if let Err(error) = result
+                && !error.is_not_found()
+            {
+                errors.push(error.into());
+            }
+        }
     }
     let mut verified = None;
     let mut skipped = Diagnostics::new();
