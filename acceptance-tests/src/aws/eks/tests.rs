@@ -1077,5 +1077,11 @@ async fn the_sdk_reads_the_rigs_answers_and_errors_through_the_proxy() {
             .iter()
             .all(|r| !r.target.params.values().any(|v| v == &token))
     );
-    let _ = conflict.code();
+    assert_eq!(conflict.code(), Some("ResourceInUseException"));
+    assert!(
+        conflict
+            .message()
+            .is_some_and(|m| m.starts_with("Association already exists: a-")),
+        "{conflict:?}"
+    );
 }
