@@ -1,6 +1,7 @@
 //! The fault matrix over the EKS Pod Identity calls of `gitlabrunner_irsa_binding`: every
-//! `eks:*PodIdentityAssociation` call that create, refresh, update (IRSA only -> both) and destroy
-//! make, failed with a 500, a 403 and a dropped connection, one call of one instance per case,
+//! `eks:*PodIdentityAssociation` call that create, refresh, update (IRSA only -> both), adoption
+//! (IRSA only -> both while another tool's association for the same role exists: Create answers
+//! 409, List and Describe find it) and destroy make, failed with a 500, a 403 and a dropped connection, one call of one instance per case,
 //! through the AWS proxy in front of the rig's EKS.
 //!
 //! As in `fault_matrix` (which covers the IAM and Kubernetes calls), the calls are not listed by
@@ -17,7 +18,7 @@
 //! `terraform destroy` runs, and every instance must have left nothing: no role, no
 //! ServiceAccount, no association (the orphan check includes the associations).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gitlabrunner_acceptance::aws::proxy::{AwsProxy, FaultAction, FaultRule, Matcher};
 use gitlabrunner_acceptance::fault_proxy::RequestRecord;
@@ -26,7 +27,9 @@ use gitlabrunner_acceptance::{State, Workspace, hcl, say, unique_name};
 use serde_json::Value;
 
 use crate::binding_support::{Fixture, config};
-use crate::pod_identity_support::{CLUSTER, Mode, associations};
+use crate::pod_identity_support::{
+    CLUSTER, Mode, associations, create_association, delete_association,
+};
 
 /// Enough parallelism for every case of a phase to run at once.
 const PARALLELISM: &str = "-parallelism=100";
@@ -37,17 +40,26 @@ enum Phase {
     Create,
     Refresh,
     Update,
+    /// IRSA only -> both while an association for the same role exists: adoption.
+    Adopt,
     Delete,
 }
 
 impl Phase {
-    const ALL: [Phase; 4] = [Phase::Create, Phase::Refresh, Phase::Update, Phase::Delete];
+    const ALL: [Phase; 5] = [
+        Phase::Create,
+        Phase::Refresh,
+        Phase::Update,
+        Phase::Adopt,
+        Phase::Delete,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Phase::Create => "create",
             Phase::Refresh => "refresh",
             Phase::Update => "update",
+            Phase::Adopt => "adopt",
             Phase::Delete => "delete",
         }
     }
@@ -57,14 +69,14 @@ impl Phase {
         match self {
             Phase::Create => None,
             Phase::Refresh | Phase::Delete => Some(Mode::Both),
-            Phase::Update => Some(Mode::Irsa),
+            Phase::Update | Phase::Adopt => Some(Mode::Irsa),
         }
     }
 
     /// The mode the phase's configuration asks for (`None`: destroyed).
     fn after(self) -> Option<Mode> {
         match self {
-            Phase::Create | Phase::Refresh | Phase::Update => Some(Mode::Both),
+            Phase::Create | Phase::Refresh | Phase::Update | Phase::Adopt => Some(Mode::Both),
             Phase::Delete => None,
         }
     }
@@ -159,8 +171,14 @@ async fn run(ws: &Workspace, args: &[&str]) {
     ws.run_ok(args).await.unwrap();
 }
 
-/// Brings `ws` to the state before `phase`, and writes the phase's plan (update, delete).
-async fn prepare(ws: &Workspace, f: &Fixture, instances: &[Instance], phase: Phase) {
+/// Brings `ws` to the state before `phase`, and writes the phase's plan (update, adopt,
+/// delete). Returns the associations made outside Terraform (adopt), by ServiceAccount.
+async fn prepare(
+    ws: &Workspace,
+    f: &Fixture,
+    instances: &[Instance],
+    phase: Phase,
+) -> BTreeMap<String, String> {
     if let Some(mode) = phase.before() {
         ws.write("main.tf", &configuration(f, instances, mode))
             .unwrap();
@@ -176,12 +194,19 @@ async fn prepare(ws: &Workspace, f: &Fixture, instances: &[Instance], phase: Pha
         )
         .await;
     }
+    let mut made = BTreeMap::new();
+    if phase == Phase::Adopt {
+        for instance in instances {
+            let association = made_outside_terraform(f, instance).await;
+            made.insert(instance.service_account.clone(), association);
+        }
+    }
     if let Some(mode) = phase.after() {
         ws.write("main.tf", &configuration(f, instances, mode))
             .unwrap();
     }
     match phase {
-        Phase::Update => {
+        Phase::Update | Phase::Adopt => {
             run(
                 ws,
                 &[
@@ -210,6 +235,35 @@ async fn prepare(ws: &Workspace, f: &Fixture, instances: &[Instance], phase: Pha
         }
         Phase::Create | Phase::Refresh => {}
     }
+    made
+}
+
+/// What another tool does first (eksctl's migrate-to-pod-identity): a trust statement for
+/// `pods.eks.amazonaws.com` (EKS refuses an association for a role without it), then the
+/// association for the binding's role. Returns its id.
+async fn made_outside_terraform(f: &Fixture, instance: &Instance) -> String {
+    let role_name = instance.role_name(f);
+    let mut trust = f.trust_policy(&role_name).await;
+    trust["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"Service": crate::pod_identity_support::POD_IDENTITY_PRINCIPAL},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }));
+    f.aws
+        .iam
+        .update_assume_role_policy()
+        .role_name(&role_name)
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let role_arn = crate::pod_identity_support::role_arn(f, &instance.service_account);
+    create_association(f, &instance.service_account, &role_arn)
+        .await
+        .id
 }
 
 /// The run of the phase (faults in place).
@@ -217,7 +271,7 @@ async fn faulted_run(ws: &Workspace, phase: Phase) -> gitlabrunner_acceptance::R
     let mut args = vec!["apply", "-input=false", "-no-color", "-json", PARALLELISM];
     match phase {
         Phase::Create | Phase::Refresh => args.push("-auto-approve"),
-        Phase::Update | Phase::Delete => args.push("tfplan"),
+        Phase::Update | Phase::Adopt | Phase::Delete => args.push("tfplan"),
     }
     ws.run(&args).await.unwrap()
 }
@@ -227,7 +281,7 @@ async fn reference_calls(f: &Fixture, phase: Phase) -> Vec<Call> {
     let proxy = f.h.start_proxy().unwrap();
     let ws = f.h.workspace_via(&proxy).unwrap();
     let instance = Instance::new("ref");
-    prepare(&ws, f, std::slice::from_ref(&instance), phase).await;
+    let made = prepare(&ws, f, std::slice::from_ref(&instance), phase).await;
     proxy.clear_requests();
     let output = faulted_run(&ws, phase).await;
     assert!(
@@ -252,11 +306,28 @@ async fn reference_calls(f: &Fixture, phase: Phase) -> Vec<Call> {
         &["destroy", "-auto-approve", "-input=false", "-no-color"],
     )
     .await;
+    // The reference adopted the association, so destroy removed it; whether that holds under
+    // faults is the phase's own orphan check, not the reference's.
+    for id in made.values() {
+        if associations(f, &f.namespace, &instance.service_account)
+            .await
+            .iter()
+            .any(|a| &a.id == id)
+        {
+            delete_association(f, id).await;
+        }
+    }
     calls
 }
 
-/// What exists of `instance`, and the problems of the state about it.
-async fn truth(f: &Fixture, state: &State, instance: &Instance) -> (Vec<String>, Vec<String>) {
+/// What exists of `instance`, and the problems of the state about it. `foreign` is an
+/// association made outside Terraform that the binding does not own unless its state lists it.
+async fn truth(
+    f: &Fixture,
+    state: &State,
+    instance: &Instance,
+    foreign: Option<&String>,
+) -> (Vec<String>, Vec<String>) {
     let mut exists = Vec::new();
     let mut problems = Vec::new();
     let role = f.iam_role(&instance.role_name(f)).await;
@@ -272,8 +343,12 @@ async fn truth(f: &Fixture, state: &State, instance: &Instance) -> (Vec<String>,
         exists.push(format!("ServiceAccount {}", instance.service_account));
     }
     let found = associations(f, &f.namespace, &instance.service_account).await;
+    let in_state = association_in_state(state, &instance.address());
     for association in &found {
-        exists.push(format!("association {}", association.id));
+        let owned = in_state.as_ref() == Some(&association.id);
+        if foreign != Some(&association.id) || owned {
+            exists.push(format!("association {}", association.id));
+        }
     }
     let address = instance.address();
     match state.resource(&address) {
@@ -283,8 +358,13 @@ async fn truth(f: &Fixture, state: &State, instance: &Instance) -> (Vec<String>,
             }
         }
         Some(resource) => {
-            let in_state = association_in_state(state, &address);
-            let real: Vec<&str> = found.iter().map(|a| a.id.as_str()).collect();
+            let real: Vec<&str> = found
+                .iter()
+                .map(|a| a.id.as_str())
+                .filter(|id| {
+                    foreign.map(String::as_str) != Some(*id) || in_state.as_deref() == Some(*id)
+                })
+                .collect();
             match &in_state {
                 Some(id) if !real.contains(&id.as_str()) => {
                     problems.push(format!("state lists association {id}, EKS has {real:?}"))
@@ -322,9 +402,11 @@ struct PhaseReport {
 /// Runs every case of `phase`.
 async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
     let calls = reference_calls(f, phase).await;
-    let (covered, uncovered): (Vec<Call>, Vec<Call>) = calls
-        .into_iter()
-        .partition(|c| c.by_service_account || phase.before().is_some_and(Mode::pod_identity));
+    let (covered, uncovered): (Vec<Call>, Vec<Call>) = calls.into_iter().partition(|c| {
+        c.by_service_account
+            || phase == Phase::Adopt
+            || phase.before().is_some_and(Mode::pod_identity)
+    });
     let cases: Vec<(Call, &str, Instance)> = covered
         .iter()
         .flat_map(|call| FAULTS.map(|fault| (call.clone(), fault)))
@@ -333,7 +415,7 @@ async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
     let instances: Vec<Instance> = cases.iter().map(|(_, _, i)| i.clone()).collect();
     let proxy: AwsProxy = f.h.start_proxy().unwrap();
     let ws = f.h.workspace_via(&proxy).unwrap();
-    prepare(&ws, f, &instances, phase).await;
+    let made = prepare(&ws, f, &instances, phase).await;
     let before = if phase.before().is_some() {
         Some(ws.show().await.unwrap())
     } else {
@@ -348,13 +430,27 @@ async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
             let id = before
                 .as_ref()
                 .and_then(|s| association_in_state(s, &instance.address()))
-                .expect("an association in state before the phase");
+                .or_else(|| made.get(&instance.service_account).cloned())
+                .expect("an association known before the phase");
             matcher = matcher.param("associationId", &id);
         }
         proxy.add_fault(FaultRule::always(matcher, fault_action(fault)));
     }
+    proxy.clear_requests();
     let output = faulted_run(&ws, phase).await;
     proxy.clear_faults();
+    if std::env::var_os("TF_ACC_DEBUG_PI_FAULTS").is_some() {
+        for r in proxy.requests().iter().filter(|r| r.service == "eks") {
+            say!(
+                "pod identity fault matrix: {} {} {:?} fault {:?} status {:?}",
+                phase.label(),
+                r.operation,
+                r.target.params,
+                r.fault,
+                r.status
+            );
+        }
+    }
     let diagnostics = output.diagnostics();
     let state = ws.show().await.unwrap();
 
@@ -366,15 +462,24 @@ async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
             phase.label(),
             call.operation
         );
-        let names_call = diagnostics.iter().any(|d| {
-            d.is_error()
-                && d.address.as_deref() == Some(instance.address().as_str())
-                && format!("{} {}", d.summary, d.detail).contains(&call.operation)
-        });
-        if !names_call {
-            problems.push(format!("{label}: no error naming {}", call.operation));
+        // Destroy's diagnostics carry no address: those name the instance's ServiceAccount.
+        let about = crate::fault_matrix::errors_about(
+            &diagnostics,
+            &instance.address(),
+            &instance.service_account,
+        );
+        if !about
+            .iter()
+            .any(|d| format!("{} {}", d.summary, d.detail).contains(&call.operation))
+        {
+            let lines: Vec<String> = about.iter().map(|d| d.one_line()).collect();
+            problems.push(format!(
+                "{label}: no error naming {}; errors about it: {lines:?}",
+                call.operation
+            ));
         }
-        let (exists, mismatches) = truth(f, &state, instance).await;
+        let foreign = made.get(&instance.service_account);
+        let (exists, mismatches) = truth(f, &state, instance, foreign).await;
         for mismatch in mismatches {
             problems.push(format!("{label}: state is not truthful: {mismatch}"));
         }
@@ -404,7 +509,17 @@ async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
     }
     let empty = ws.show().await.unwrap();
     for instance in &instances {
-        let (exists, _) = truth(f, &empty, instance).await;
+        // An association made outside Terraform and never adopted is not the binding's to
+        // delete; one the binding adopted (its state listed it) is.
+        let adopted = association_in_state(&state, &instance.address());
+        let foreign = made
+            .get(&instance.service_account)
+            .filter(|id| adopted.as_ref() != Some(*id));
+        let (exists, _) = truth(f, &empty, instance, foreign).await;
+        let left = associations(f, &f.namespace, &instance.service_account).await;
+        if let Some(id) = foreign.filter(|id| left.iter().any(|a| &a.id == *id)) {
+            delete_association(f, id).await;
+        }
         if !exists.is_empty() {
             problems.push(format!(
                 "{} [{}]: orphans after destroy: {exists:?}",
@@ -455,6 +570,9 @@ async fn pod_identity_calls_fail_cleanly_in_every_phase_and_leave_no_orphans() {
         "pod identity fault matrix: {cases} cases in all, {} problems",
         problems.len()
     );
+    for problem in &problems {
+        say!("pod identity fault matrix: problem: {problem}");
+    }
     for operation in [
         "CreatePodIdentityAssociation",
         "ListPodIdentityAssociations",
