@@ -175,3 +175,133 @@ impl Eks for SdkEks {
             .map_err(eks_kind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::provider::fake_aws::FakeAws;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/ci-runner-gitlab-runner";
+
+    fn association(id: &str) -> serde_json::Value {
+        json!({"association": {
+            "clusterName": "gitlabrunner-acc",
+            "namespace": "ci-runner",
+            "serviceAccount": "gitlab-runner",
+            "roleArn": ROLE,
+            "associationArn": format!("arn:aws:eks:us-east-1:123456789012:podidentityassociation/gitlabrunner-acc/{id}"),
+            "associationId": id,
+            "tags": {"managed-by": "terraform-provider-gitlabrunner"},
+        }})
+    }
+
+    async fn client(fake: &FakeAws) -> SdkEks {
+        let sdk = fake.sdk_config("us-east-1").await;
+        let config = aws_sdk_eks::config::Builder::from(&sdk)
+            .endpoint_url("http://eks.test")
+            .build();
+        SdkEks::new(aws_sdk_eks::Client::from_conf(config))
+    }
+
+    #[tokio::test]
+    async fn requests_follow_the_eks_api_reference_and_answers_are_read() {
+        let fake = FakeAws::new(|seen| {
+            if seen.uri.contains("/pod-identity-associations/a-1") {
+                (200, association("a-1").to_string())
+            } else if seen.body.contains("roleArn") {
+                (200, association("a-2").to_string())
+            } else {
+                let page = if seen.uri.contains("nextToken=p2") {
+                    json!({"associations": [{"namespace": "ci-runner", "serviceAccount": "gitlab-runner", "associationId": "a-4"}]})
+                } else {
+                    json!({"associations": [{"namespace": "ci-runner", "serviceAccount": "gitlab-runner", "associationId": "a-3"}], "nextToken": "p2"})
+                };
+                (200, page.to_string())
+            }
+        });
+        let eks = client(&fake).await;
+        let spec = AssociationSpec {
+            cluster: "gitlabrunner-acc".into(),
+            namespace: "ci-runner".into(),
+            service_account: "gitlab-runner".into(),
+            role_arn: ROLE.into(),
+            tags: BTreeMap::from([(
+                "managed-by".into(),
+                "terraform-provider-gitlabrunner".into(),
+            )]),
+        };
+        let created = eks.create_association(&spec).await.unwrap();
+        assert_eq!(
+            (created.id.as_str(), created.role_arn.as_str()),
+            ("a-2", ROLE)
+        );
+        assert_eq!(
+            created.tags["managed-by"],
+            "terraform-provider-gitlabrunner"
+        );
+        let seen = fake.seen();
+        assert!(
+            seen[0]
+                .uri
+                .starts_with("http://eks.test/clusters/gitlabrunner-acc/pod-identity-associations"),
+            "{}",
+            seen[0].uri
+        );
+        let body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+        assert_eq!(body["namespace"], "ci-runner");
+        assert_eq!(body["serviceAccount"], "gitlab-runner");
+        assert_eq!(body["roleArn"], ROLE);
+        assert_eq!(
+            body["tags"]["managed-by"],
+            "terraform-provider-gitlabrunner"
+        );
+        let found = eks
+            .describe_association("gitlabrunner-acc", "a-1")
+            .await
+            .unwrap();
+        assert_eq!(found.unwrap().id, "a-1");
+        let ids = eks
+            .list_associations("gitlabrunner-acc", "ci-runner", "gitlab-runner")
+            .await
+            .unwrap();
+        assert_eq!(ids, ["a-3", "a-4"], "every page");
+        let list = &fake.seen()[2].uri;
+        assert!(
+            list.contains("namespace=ci-runner") && list.contains("serviceAccount=gitlab-runner"),
+            "{list}"
+        );
+    }
+
+    #[tokio::test]
+    async fn eks_errors_are_classified() {
+        let fake = FakeAws::new(|seen| {
+            let (status, kind) = if seen.uri.contains("/a-gone") {
+                (404, "ResourceNotFoundException")
+            } else if seen.body.contains("roleArn") {
+                (409, "ResourceInUseException")
+            } else {
+                (400, "InvalidParameterException")
+            };
+            (status, json!({"__type": kind, "message": "m"}).to_string())
+        });
+        let eks = client(&fake).await;
+        let spec = AssociationSpec {
+            cluster: "c".into(),
+            namespace: "n".into(),
+            service_account: "s".into(),
+            role_arn: ROLE.into(),
+            tags: BTreeMap::new(),
+        };
+        let taken = eks.create_association(&spec).await.unwrap_err();
+        assert!(taken.is_already_exists(), "{taken:?}");
+        assert_eq!(eks.describe_association("c", "a-gone").await.unwrap(), None);
+        let gone = eks.delete_association("c", "a-gone").await.unwrap_err();
+        assert!(gone.is_not_found(), "{gone:?}");
+        let invalid = eks.list_associations("c", "n", "s").await.unwrap_err();
+        assert_eq!(invalid.kind, AwsErrorKind::Invalid, "{invalid:?}");
+    }
+}

@@ -5,8 +5,10 @@
 //! - [`validate`] and [`plan`]: every check and every value known before any API call;
 //!   [`account`]: the one plan-time question to AWS (whose account the credentials are).
 //! - [`naming`], [`trust`], [`presets`], [`irsa`], [`objects`]: the pure builders.
-//! - [`remote`]: the operations on IAM, STS and Kubernetes as traits; [`iam`] and [`kube`]
-//!   implement them over the real clients.
+//! - [`remote`]: the operations on IAM, STS, EKS and Kubernetes as traits; [`iam`], [`eks`]
+//!   and [`kube`] implement them over the real clients.
+//! - [`association`]: the EKS Pod Identity association (made, adopted, read, removed);
+//!   [`upgrade`]: states of earlier schema versions.
 //! - [`create`], [`read`], [`update`], [`delete`], [`import`], [`verify`]: the orchestration,
 //!   built from [`steps`], with the [`journal`] for rollback and [`state`] for truthful state.
 
@@ -63,7 +65,7 @@ mod verify_tests;
 use async_trait::async_trait;
 
 use crate::aws::OidcProviderArn;
-use crate::codec::{Diagnostic, Diagnostics, Schema, Value};
+use crate::codec::{AttributePath, Diagnostic, Diagnostics, Schema, Value};
 use crate::framework::{
     ApplyOutcome, Context, ImportOutcome, PlanContext, PlannedChange, ReadOutcome, Resource,
 };
@@ -147,6 +149,30 @@ async fn check_wiring(ctx: &Context, planned: &Binding) -> Diagnostics {
     }
 }
 
+/// `planned` with the role ARN and trust policy a Pod-Identity-only plan left unknown (the
+/// credentials' account was not known at plan time), or the error saying why it cannot be.
+async fn with_account(ctx: &Context, mut planned: Binding) -> Result<Binding, Diagnostic> {
+    if planned.irsa || (!planned.role_arn.is_empty() && planned.trust_policy.is_some()) {
+        return Ok(planned);
+    }
+    let account = ctx.provider.caller_account().await;
+    let region = ctx.provider.region.clone();
+    match account {
+        Some(account)
+            if plan::complete_pod_identity_only(&mut planned, region.as_deref(), &account) =>
+        {
+            Ok(planned)
+        }
+        _ => Err(Diagnostic::error(
+            "Cannot tell the account of the Pod Identity role",
+            "With irsa = false the role's account is the account of the provider's AWS \
+             credentials (sts:GetCallerIdentity), and the provider's region is the cluster's; \
+             one of them could not be found. Check the provider's aws block and credentials.",
+        )
+        .at(AttributePath::new("irsa"))),
+    }
+}
+
 /// `outcome` with the wiring check's warnings before its own diagnostics.
 fn with_warnings(mut warnings: Diagnostics, outcome: ApplyOutcome) -> ApplyOutcome {
     warnings.extend(outcome.diagnostics);
@@ -217,7 +243,10 @@ impl Resource for IrsaBinding {
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> ApplyOutcome {
-        let planned = Binding::from_value(planned);
+        let planned = match with_account(ctx, Binding::from_value(planned)).await {
+            Ok(planned) => planned,
+            Err(diag) => return ApplyOutcome::unchanged(&Value::Null, diag),
+        };
         let wired = check_wiring(ctx, &planned).await;
         if wired.has_errors() {
             return ApplyOutcome::unchanged(&Value::Null, wired);
@@ -238,6 +267,10 @@ impl Resource for IrsaBinding {
             Binding::from_value(prior),
             Binding::from_value(planned),
         );
+        let planned = match with_account(ctx, planned).await {
+            Ok(planned) => planned,
+            Err(diag) => return ApplyOutcome::unchanged(prior_state, diag),
+        };
         let rewired = prior.oidc_provider_arn != planned.oidc_provider_arn
             || prior.audience != planned.audience;
         let wired = if rewired {

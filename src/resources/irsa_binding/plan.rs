@@ -473,3 +473,40 @@ fn unchanged_apart_from_verification(prior: &Value, planned: &Value) -> bool {
         .filter(|(name, _)| name.as_str() != "verified_identity_arn")
         .all(|(name, value)| after.get(name).is_some_and(|v| v.semantically_equal(value)))
 }
+
+/// Completes, at apply time, a Pod-Identity-only plan whose role ARN and trust policy waited for
+/// the account (the credentials' account was not known at plan time): `false` when `binding`
+/// still lacks what it needs (no region, no block).
+pub fn complete_pod_identity_only(
+    binding: &mut super::model::Binding,
+    region: Option<&str>,
+    account: &str,
+) -> bool {
+    let (Some(region), Some(block)) = (region, &binding.pod_identity) else {
+        return false;
+    };
+    let Some(partition) = Partition::from_region(region) else {
+        return false;
+    };
+    if binding.role_arn.is_empty() {
+        binding.role_arn =
+            arn::role_arn(partition, account, &binding.role_path, &binding.role_name);
+    }
+    if binding.trust_policy.is_none() {
+        let cluster =
+            trust::PodIdentityCluster::new(partition, region, account, &block.cluster_name);
+        let mechanisms = trust::Mechanisms {
+            irsa: None,
+            pod_identity: Some(&cluster),
+        };
+        binding.trust_policy = Some(
+            trust::document_for(
+                mechanisms,
+                &binding.namespace,
+                &binding.service_account_name,
+            )
+            .to_string(),
+        );
+    }
+    true
+}

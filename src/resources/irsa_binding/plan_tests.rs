@@ -504,3 +504,26 @@ fn an_existing_irsa_configuration_plans_the_trust_byte_for_byte() {
     assert_eq!(planned.get("irsa"), &Value::Bool(true));
     assert_eq!(planned.get("pod_identity"), &Value::List(Vec::new()));
 }
+
+#[test]
+fn apply_completes_a_pod_identity_plan_that_waited_for_the_account() {
+    let config = with_pod_identity(manager_config(), false);
+    let mut no_account = defaults();
+    no_account.account_id = None;
+    let (waiting, _) = plan_with(&no_account, &Value::Null, &config);
+    let mut binding = super::model::Binding::from_value(&waiting.planned);
+    assert!(binding.role_arn.is_empty() && binding.trust_policy.is_none());
+    assert!(super::plan::complete_pod_identity_only(
+        &mut binding,
+        Some("us-east-1"),
+        "123456789012"
+    ));
+    let known = super::model::Binding::from_value(&create_plan(&config));
+    assert_eq!(binding.role_arn, known.role_arn);
+    assert_eq!(binding.trust_policy, known.trust_policy);
+    assert!(!super::plan::complete_pod_identity_only(
+        &mut super::model::Binding::from_value(&waiting.planned),
+        None,
+        "123456789012"
+    ));
+}
