@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 
-use gitlabrunner_acceptance::aws::AwsClients;
 use gitlabrunner_acceptance::{Diagnostic, Plan, Workspace};
 use gitlabrunner_acceptance::{hcl, unique_name};
 use serde_json::{Value, json};
@@ -172,17 +171,15 @@ pub fn assert_pod_identity_statement(f: &Fixture, statement: &Value, service_acc
     );
 }
 
-/// An EKS client that reaches the rig's EKS: the proxy workspaces send EKS to (the emulator
-/// itself serves no Pod Identity API).
+/// An EKS client that reaches the rig's EKS (`AwsClients::eks`: the emulator itself serves no
+/// Pod Identity API, the rig in front of it does).
 pub async fn eks(f: &Fixture) -> aws_sdk_eks::Client {
-    rig_eks(&f.h).await
+    f.aws.eks.clone()
 }
 
 /// [`eks`] for a harness.
 pub async fn rig_eks(h: &gitlabrunner_acceptance::Harness) -> aws_sdk_eks::Client {
-    let entry = gitlabrunner_acceptance::aws::web_identity::gate_for(h.aws().endpoint())
-        .expect("the harness registers the rig in front of the emulator");
-    AwsClients::new(&entry.sts_url, h.aws().region()).await.eks
+    h.aws_clients().await.eks
 }
 
 /// One association of the rig's EKS, described.
