@@ -293,7 +293,12 @@ fn plan_association(prior: &Value, planned: &mut Value) {
                 && !before.get("association_id").is_null()
         });
         for name in ["association_id", "association_arn"] {
-            let value = kept.map_or(Value::Unknown, |before| before.get(name).clone());
+            // A known id without its ARN: the association gives another role (refresh), and
+            // apply points it back.
+            let value = kept
+                .map(|before| before.get(name).clone())
+                .filter(|value| !value.is_null())
+                .unwrap_or(Value::Unknown);
             block.set_attr(name, value);
         }
     }

@@ -414,24 +414,37 @@ async fn a_deleted_association_shows_as_drift_and_apply_recreates_it() {
 
 #[tokio::test(start_paused = true)]
 async fn an_association_pointed_at_another_role_shows_as_drift_and_apply_points_it_back() {
-    let fake = Fake::with_namespaces(&NAMESPACES);
-    let config = config(Mode::PodIdentity);
-    let state = created(&fake, &config).await;
-    let id = association_id(&state).as_str().unwrap().to_string();
-    let other = "arn:aws:iam::123456789012:role/someone-else";
-    fake.edit(|w| w.associations().get_mut(&id).unwrap().role_arn = other.to_string());
-    let (refreshed, warnings) = refresh(&fake, &state).await;
-    assert!(association_id(&refreshed).is_null());
-    assert!(
-        warnings.iter().any(|w| w.detail.contains(other)),
-        "{warnings:?}"
-    );
-    let repaired = apply(&fake, &refreshed, &config).await;
-    let made = associations(&fake);
-    assert_eq!(made.len(), 1);
-    assert_eq!(made[0].id, id, "repaired in place, not replaced");
-    assert_eq!(made[0].role_arn, ROLE_ARN);
-    assert_eq!(association_id(&repaired), Value::from(id.as_str()));
+    // Made by the binding, or adopted: either way the state knows its id.
+    for adopted in [false, true] {
+        let fake = Fake::with_namespaces(&NAMESPACES);
+        if adopted {
+            fake.edit(|w| {
+                w.add_association("ci-runner", "gitlab-runner", ROLE_ARN, BTreeMap::new())
+            });
+        }
+        let config = config(Mode::PodIdentity);
+        let state = created(&fake, &config).await;
+        let id = association_id(&state).as_str().unwrap().to_string();
+        let other = "arn:aws:iam::123456789012:role/someone-else";
+        fake.edit(|w| w.associations().get_mut(&id).unwrap().role_arn = other.to_string());
+        let (refreshed, warnings) = refresh(&fake, &state).await;
+        assert_eq!(association_id(&refreshed), Value::from(id.as_str()));
+        let arn = refreshed.get("pod_identity").as_elements().unwrap()[0]
+            .get("association_arn")
+            .clone();
+        assert!(arn.is_null(), "the ARN shows the drift: {arn:?}");
+        assert!(
+            warnings.iter().any(|w| w.detail.contains(other)),
+            "{warnings:?}"
+        );
+        assert!(plan_is_empty(&refreshed, &config).is_err());
+        let repaired = apply(&fake, &refreshed, &config).await;
+        let made = associations(&fake);
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].id, id, "repaired in place, not replaced");
+        assert_eq!(made[0].role_arn, ROLE_ARN);
+        assert_eq!(association_id(&repaired), Value::from(id.as_str()));
+    }
 }
 
 #[tokio::test(start_paused = true)]

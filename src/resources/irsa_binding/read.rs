@@ -222,9 +222,10 @@ fn assemble(
             });
         observed_grants.insert(namespace, ObservedGrant { role, binding });
     }
-    // The association counts only while it gives the binding's role to the ServiceAccount.
+    // The association is the binding's by its id; one that gives another role is drift (the
+    // state then shows its id without its ARN, see `state::reconcile`).
     let association = match take(&mut unread, reads.association) {
-        Some(found) => found.filter(|a| {
+        Some(found) => found.inspect(|a| {
             let ours = scope == Scope::Everything || a.role_arn == basis.role_arn;
             if !ours {
                 warnings.push(Diagnostic::warning(
@@ -243,7 +244,6 @@ fn assemble(
                     ),
                 ));
             }
-            ours
         }),
         None => known.and_then(|k| k.association.clone()),
     };

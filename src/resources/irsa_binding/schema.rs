@@ -342,13 +342,13 @@ fn pod_identity_block() -> NestedBlock {
         "association_id",
         Type::String,
         "The id of the Pod Identity association (`a-` and 17 characters). Null when the \
-         association is missing or points at another role (a change made outside Terraform, \
-         which the next apply repairs).",
+         association is missing (deleted outside Terraform; the next apply makes it again).",
     ))
     .attr(Attribute::computed(
         "association_arn",
         Type::String,
-        "The ARN of the Pod Identity association.",
+        "The ARN of the Pod Identity association. Null while the association gives another \
+         role than this binding's (changed outside Terraform; the next apply points it back).",
     ));
     NestedBlock::new("pod_identity", Nesting::List, block).items(0, 1)
 }

@@ -77,7 +77,11 @@ pub fn known_from_state(state: &Binding) -> Observed {
             arn: block.association_arn.clone().unwrap_or_default(),
             namespace: state.namespace.clone(),
             service_account: state.service_account_name.clone(),
-            role_arn: state.role_arn.clone(),
+            // Without its ARN the state knows it gives another role.
+            role_arn: match &block.association_arn {
+                Some(_) => state.role_arn.clone(),
+                None => String::new(),
+            },
             tags: BTreeMap::new(),
         })
     });
@@ -119,13 +123,18 @@ pub fn reconcile(
     let mut state = basis.clone();
     reconcile_role(&mut state, basis, observed, default_tags, scope);
     reconcile_service_account(&mut state, basis, observed, scope);
+    let role_arn = state.role_arn.clone();
     if let Some(block) = &mut state.pod_identity {
         let seen = observed
             .association
             .as_ref()
             .filter(|a| a.cluster == block.cluster_name);
         block.association_id = seen.map(|a| a.id.clone());
-        block.association_arn = seen.map(|a| a.arn.clone());
+        // An association that gives another role keeps its id (the next apply points it back)
+        // but not its ARN, so that the plan shows the repair.
+        block.association_arn = seen
+            .filter(|a| scope == Scope::Everything || a.role_arn == role_arn)
+            .map(|a| a.arn.clone());
     }
     for grant in &mut state.grants {
         let seen = observed.grants.get(&grant.namespace);

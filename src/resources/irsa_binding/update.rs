@@ -41,10 +41,11 @@ fn association_needed(prior: &Binding, planned: &Binding) -> bool {
     let Some(block) = &planned.pod_identity else {
         return false;
     };
-    let known = prior
-        .pod_identity
-        .as_ref()
-        .filter(|p| p.cluster_name == block.cluster_name && p.association_id.is_some());
+    let known = prior.pod_identity.as_ref().filter(|p| {
+        p.cluster_name == block.cluster_name
+            && p.association_id.is_some()
+            && p.association_arn.is_some()
+    });
     known.is_none() || prior.role_arn != planned.role_arn
 }
 
