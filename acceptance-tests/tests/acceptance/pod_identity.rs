@@ -279,6 +279,10 @@ async fn association_deleted_or_repointed_outside_terraform_is_planned_and_repai
     ws.apply().await.unwrap();
     let repaired = assert_mode(&f, &ws, &sa, Mode::Both).await.unwrap();
     assert_eq!(repaired.role_arn, role_arn(&f, &sa));
+    assert_eq!(
+        repaired.id, second.id,
+        "the same association is pointed back"
+    );
     assert!(ws.plan().await.unwrap().is_empty());
 
     ws.destroy().await.unwrap();
