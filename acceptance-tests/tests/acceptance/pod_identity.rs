@@ -1,6 +1,8 @@
 //! `gitlabrunner_irsa_binding` with EKS Pod Identity, end to end through the rig's EKS: create
 //! in each mode; the move IRSA -> both -> Pod Identity only -> both -> IRSA in place (the role's
-//! unique id never changes, no plan replaces anything, each plan warns); the association deleted
+//! unique id never changes, no plan replaces anything, each plan warns, and the proxy's log
+//! shows the trust statement added before the association is created and the association
+//! deleted before the statement goes); the association deleted
 //! or pointed at another role outside Terraform; import; adoption of an association for the
 //! same role; and refusal of one for another role. After every step IAM, Kubernetes, EKS and
 //! the state are read back (see `pod_identity_support::assert_mode`).
@@ -10,6 +12,7 @@
 
 use std::path::PathBuf;
 
+use gitlabrunner_acceptance::fault_proxy::RequestRecord;
 use gitlabrunner_acceptance::{Action, Severity, Workspace, say, unique_name};
 use serde_json::json;
 
@@ -86,6 +89,46 @@ async fn capture_plan(ws: &Workspace, step: &str) {
     );
 }
 
+/// The sequence number of the first call of `service:operation` in `calls` (about `role` for
+/// IAM), if any.
+fn first_call(calls: &[RequestRecord], service: &str, operation: &str, role: &str) -> Option<u64> {
+    calls
+        .iter()
+        .filter(|r| r.service == service && r.operation == operation)
+        .filter(|r| service != "iam" || r.param("RoleName") == Some(role))
+        .map(|r| r.sequence)
+        .min()
+}
+
+/// Asserts that a step added before it removed: the trust gains the Pod Identity statement
+/// before the association is created (EKS wants the role to trust it), and the association
+/// goes before the trust loses that statement.
+fn assert_safe_order(calls: &[RequestRecord], step: &str, role: &str) {
+    let trust = first_call(calls, "iam", "UpdateAssumeRolePolicy", role);
+    let create = first_call(calls, "eks", "CreatePodIdentityAssociation", "");
+    let delete = first_call(calls, "eks", "DeletePodIdentityAssociation", "");
+    match step {
+        "1-irsa-to-both" => {
+            let (trust, create) = (trust.expect("trust written"), create.expect("created"));
+            assert!(
+                trust < create,
+                "{step}: association created before the trust allowed it"
+            );
+        }
+        "4-both-to-irsa" => {
+            let (trust, delete) = (trust.expect("trust written"), delete.expect("deleted"));
+            assert!(
+                delete < trust,
+                "{step}: trust narrowed before the association went"
+            );
+        }
+        _ => assert!(
+            create.is_none() && delete.is_none(),
+            "{step}: the association was made again ({create:?}, {delete:?})"
+        ),
+    }
+}
+
 /// How the plan's warning names a mode.
 fn described(mode: Mode) -> String {
     let cluster = crate::pod_identity_support::CLUSTER;
@@ -108,7 +151,9 @@ async fn moving_between_modes_updates_in_place_keeping_the_role_and_warns() {
     };
     let sa = f.service_account.clone();
     let body = crate::binding_support::grant(&f.jobs[0], Some("kubernetes-executor"), &[]);
-    let ws = f.workspace();
+    // Through a proxy, whose log shows the order of the calls of each step.
+    let proxy = f.h.start_proxy().unwrap();
+    let ws = f.h.workspace_via(&proxy).unwrap();
     ws.write("main.tf", &pi_binding(&f, &sa, Mode::Irsa, &body))
         .unwrap();
     ws.apply().await.unwrap();
@@ -178,9 +223,11 @@ async fn moving_between_modes_updates_in_place_keeping_the_role_and_warns() {
         }
         previous = mode;
 
+        proxy.clear_requests();
         ws.run_ok(&["apply", "-input=false", "-no-color", "-json", "tfplan"])
             .await
             .unwrap();
+        assert_safe_order(&proxy.requests(), step, &role_name);
         assert_mode(&f, &ws, &sa, mode).await;
         let role = f.iam_role(&role_name).await.unwrap();
         assert_eq!(role.role_id(), role_id, "{step}: the role was replaced");
