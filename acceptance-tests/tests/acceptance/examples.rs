@@ -329,3 +329,129 @@ async fn complete_example_applies_plans_clean_and_destroys() {
         "the manager's ServiceAccount survived destroy"
     );
 }
+
+/// The associations the rig's EKS holds for `namespace/service_account`: (id, role ARN).
+async fn pod_identity_associations(
+    h: &Harness,
+    namespace: &str,
+    service_account: &str,
+) -> Vec<(String, String)> {
+    let eks = crate::pod_identity_support::rig_eks(h).await;
+    let cluster = gitlabrunner_acceptance::aws::eks::CLUSTER_NAME;
+    let listed = eks
+        .list_pod_identity_associations()
+        .cluster_name(cluster)
+        .namespace(namespace)
+        .service_account(service_account)
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for summary in listed.associations() {
+        let id = summary.association_id().unwrap().to_string();
+        let described = eks
+            .describe_pod_identity_association()
+            .cluster_name(cluster)
+            .association_id(&id)
+            .send()
+            .await
+            .unwrap();
+        let role = described
+            .association()
+            .and_then(|a| a.role_arn())
+            .unwrap_or_default()
+            .to_string();
+        found.push((id, role));
+    }
+    found
+}
+
+#[tokio::test]
+async fn complete_example_in_pod_identity_mode_applies_plans_clean_and_destroys() {
+    let Some(h) =
+        harness("complete_example_in_pod_identity_mode_applies_plans_clean_and_destroys").await
+    else {
+        return;
+    };
+    let client = h.kubernetes().unwrap().client().await.unwrap();
+    let cluster = unique_name("expi");
+    let mut namespaces = TestNamespaces::new(h.clone()).await.unwrap();
+    let runner_namespace = namespaces.create("ex-runner").await;
+    let job_namespace = namespaces.create("ex-jobs").await;
+    // No OIDC provider is registered: Pod Identity only needs none.
+    let mut ws = h.workspace().unwrap();
+    let example = h.settings().repo_root.join("examples/complete");
+    for (file, text) in files_of(&example) {
+        ws.write(&file, &text).unwrap();
+    }
+    ws.set_env("TF_VAR_cluster_name", &cluster)
+        .set_env("TF_VAR_runner_namespace", &runner_namespace)
+        .set_env("TF_VAR_job_namespace", &job_namespace)
+        .set_env("TF_VAR_identity_mode", "pod_identity")
+        .set_env(
+            "TF_VAR_eks_cluster_name",
+            gitlabrunner_acceptance::aws::eks::CLUSTER_NAME,
+        );
+
+    let applied = ws.apply().await.unwrap();
+    assert_eq!(applied.change_summary().map(|c| c.add), Some(3));
+    let outputs = ws.outputs().await.unwrap();
+    let manager_role_arn = output(&outputs, "manager_role_arn").to_string();
+    let jobs_role_arn = output(&outputs, "jobs_role_arn").to_string();
+    assert!(
+        output(&outputs, "manager_verified_as")
+            .contains(&format!(":assumed-role/{cluster}-gitlab-runner-manager/")),
+        "verify passed through EKS Auth: {outputs:#}"
+    );
+    // Each ServiceAccount has its association and no IRSA annotation.
+    for (namespace, name, role_arn) in [
+        (&runner_namespace, "gitlab-runner", &manager_role_arn),
+        (&job_namespace, "gitlab-job", &jobs_role_arn),
+    ] {
+        let found = pod_identity_associations(&h, namespace, name).await;
+        assert_eq!(found.len(), 1, "{namespace}/{name}: {found:?}");
+        assert_eq!(&found[0].1, role_arn, "{namespace}/{name}");
+        let account = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+            .get(name)
+            .await
+            .unwrap();
+        let annotations = account.metadata.annotations.unwrap_or_default();
+        assert!(
+            !annotations
+                .keys()
+                .any(|k| k.starts_with("eks.amazonaws.com/")),
+            "{namespace}/{name}: {annotations:?}"
+        );
+    }
+    // The cache and the runner configuration do not depend on the mechanism.
+    let config: toml::Table = toml::from_str(output(&outputs, "runner_config_toml")).unwrap();
+    let cache = &config["runners"].as_array().unwrap()[0]["cache"];
+    assert_eq!(cache["s3"]["AuthenticationType"].as_str(), Some("iam"));
+
+    let plan = ws.plan().await.unwrap();
+    assert!(plan.is_empty(), "second plan: {}", plan.summary());
+
+    // A mode outside the three is refused by the variable's validation.
+    ws.set_env("TF_VAR_identity_mode", "kiam");
+    let refused = ws.plan_expect_error().await.unwrap();
+    assert!(
+        refused.iter().any(|d| d
+            .detail
+            .contains("identity_mode must be \"irsa\", \"both\" or \"pod_identity\"")),
+        "{refused:#?}"
+    );
+    ws.set_env("TF_VAR_identity_mode", "pod_identity");
+
+    ws.destroy().await.unwrap();
+    for (namespace, name) in [
+        (&runner_namespace, "gitlab-runner"),
+        (&job_namespace, "gitlab-job"),
+    ] {
+        assert!(
+            pod_identity_associations(&h, namespace, name)
+                .await
+                .is_empty(),
+            "{namespace}/{name}: association left after destroy"
+        );
+    }
+}
