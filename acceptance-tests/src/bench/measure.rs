@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Harness;
+use crate::aws::eks::CLUSTER_NAME;
 use crate::aws::proxy::{AwsProxy, Latency, RequestRecord, critical_path_depth};
 use crate::kube_proxy::{self, KubeProxy};
 use crate::plugin_client::StartedProvider;
@@ -143,6 +144,8 @@ pub struct Window {
 pub struct ModeFigures {
     /// Create of one binding (median of the repeats).
     pub create: Window,
+    /// Create of one binding in EKS Pod Identity mode only (`irsa = false`; median).
+    pub create_pod_identity: Window,
     /// `terraform plan` (refresh) of all bindings.
     pub plan: Window,
     /// Destroy of all bindings (the apply of a saved destroy plan).
@@ -393,14 +396,20 @@ impl<'a> Bench<'a> {
         }
     }
 
-    /// Creates one binding of the benchmark shape `repeat` times; the median by span.
-    pub async fn create(&self, mode: Mode) -> Result<Window, BenchError> {
+    /// Creates one binding of the benchmark shape `repeat` times; the median by span. With
+    /// `pod_identity`, the binding serves EKS Pod Identity only, on the rig's cluster.
+    pub async fn create(&self, mode: Mode, pod_identity: bool) -> Result<Window, BenchError> {
         let ws = self.workspace(mode)?;
         let mut windows = Vec::new();
         for specs in
             futures::future::join_all((0..self.options.repeat).map(|_| self.bindings("c", 1))).await
         {
-            let specs = specs?;
+            let mut specs = specs?;
+            if pod_identity {
+                for spec in &mut specs {
+                    spec.pod_identity_cluster = Some(CLUSTER_NAME.to_string());
+                }
+            }
             ws.write("main.tf", &bindings_config("", &specs))
                 .map_err(|e| failed("write", e))?;
             self.run(&ws, &["plan", "-input=false", "-no-color", "-out=tfplan"])
@@ -409,8 +418,16 @@ impl<'a> Bench<'a> {
             apply.extend(mode.parallelism());
             apply.push("tfplan");
             windows.push(
-                self.measured(&ws, &apply, &format!("create-{mode:?}-{}", windows.len()))
-                    .await?,
+                self.measured(
+                    &ws,
+                    &apply,
+                    &format!(
+                        "create-{}{mode:?}-{}",
+                        if pod_identity { "pod-identity-" } else { "" },
+                        windows.len()
+                    ),
+                )
+                .await?,
             );
             self.run(
                 &ws,
@@ -601,11 +618,15 @@ async fn watch_providers(dir: &std::path::Path, stop: &AtomicBool) -> (usize, u6
 pub async fn run(h: &Harness, options: Options) -> Result<Results, BenchError> {
     let started = Instant::now();
     let bench = Bench::new(h, options.clone()).await?;
-    let mut concurrent_create = bench.create(Mode::Concurrent).await?;
-    let serial_create = bench.create(Mode::Serial).await?;
+    let concurrent_create = bench.create(Mode::Concurrent, false).await?;
+    let serial_create = bench.create(Mode::Serial, false).await?;
+    let concurrent_pod_identity = bench.create(Mode::Concurrent, true).await?;
+    let serial_pod_identity = bench.create(Mode::Serial, true).await?;
     let (mut concurrent, mut serial, floors) = bench.many().await?;
-    std::mem::swap(&mut concurrent.create, &mut concurrent_create);
+    concurrent.create = concurrent_create;
     serial.create = serial_create;
+    concurrent.create_pod_identity = concurrent_pod_identity;
+    serial.create_pod_identity = serial_pod_identity;
     bench.starts(Mode::Concurrent, &mut concurrent).await?;
     bench.starts(Mode::Serial, &mut serial).await?;
     Ok(Results {

@@ -92,6 +92,14 @@ fn rows(results: &Results) -> Vec<Row> {
             verdict: verdict(ratio(c.create.span, l) <= 3.0),
         },
         Row {
+            figure: "create 1 binding, EKS Pod Identity only (same shape, + association): API time"
+                .into(),
+            target: "<= 3 L".into(),
+            concurrent: api(&c.create_pod_identity, l),
+            serial: api(&s.create_pod_identity, l),
+            verdict: verdict(ratio(c.create_pod_identity.span, l) <= 3.0),
+        },
+        Row {
             figure: format!("terraform plan (refresh) of {n} bindings: API time"),
             target: format!("<= {many_target:.0} L"),
             concurrent: api(&c.plan, l),
@@ -330,6 +338,11 @@ pub fn markdown(
          - **create**: one `gitlabrunner_irsa_binding` with {} grant namespaces, {} managed \
          policies and {} inline policy, applied from a saved plan (so only the create's \
          requests are in the logs); the median of {} creates.\n\
+         - **create, EKS Pod Identity only**: the same binding with `irsa = false` and a \
+         `pod_identity` block on the rig's cluster (the rig's EKS answers \
+         `CreatePodIdentityAssociation` behind the same proxy and latency): no OIDC provider, \
+         so no wiring reads; the association is created beside the policies, the \
+         ServiceAccount and the RBAC, after the role it names.\n\
          - **plan**: `terraform plan` of {n} such bindings (each read makes {} requests: GetRole, \
          ListAttachedRolePolicies, GetRolePolicy, the ServiceAccount, and each grant's Role and \
          RoleBinding), at Terraform's default parallelism of 10; the plan is empty. The proof of \
@@ -428,6 +441,7 @@ mod tests {
     fn results(plan_floor_ms: u64) -> Results {
         let figures = ModeFigures {
             create: window(120, 2),
+            create_pod_identity: window(110, 2),
             plan: window(1200, 12),
             destroy: window(3400, 40),
             plan_peak_rss_kib: 30_000,

@@ -57,6 +57,8 @@ pub struct BindingSpec {
     pub labels: BTreeMap<String, String>,
     /// The OIDC provider ARN.
     pub oidc_provider_arn: String,
+    /// The EKS cluster of a Pod-Identity-only binding (`irsa = false`); `None`: IRSA only.
+    pub pod_identity_cluster: Option<String>,
 }
 
 /// A small valid inline policy document that names `marker`.
@@ -97,6 +99,7 @@ impl BindingSpec {
             description: None,
             labels: BTreeMap::new(),
             oidc_provider_arn: oidc_provider_arn.to_string(),
+            pod_identity_cluster: None,
         }
     }
 
@@ -120,13 +123,22 @@ impl BindingSpec {
     /// The resource block.
     pub fn hcl(&self) -> String {
         let mut text = format!(
-            "resource \"{BINDING_TYPE}\" \"{}\" {{\n  namespace            = {}\n  service_account_name = {}\n  oidc_provider_arn    = {}\n  role_name            = {}\n",
+            "resource \"{BINDING_TYPE}\" \"{}\" {{\n  namespace            = {}\n  service_account_name = {}\n  role_name            = {}\n",
             self.name,
             quote(&self.namespace),
             quote(SERVICE_ACCOUNT),
-            quote(&self.oidc_provider_arn),
             quote(&self.role_name),
         );
+        match &self.pod_identity_cluster {
+            None => text.push_str(&format!(
+                "  oidc_provider_arn    = {}\n",
+                quote(&self.oidc_provider_arn)
+            )),
+            Some(cluster) => text.push_str(&format!(
+                "  irsa                 = false\n  pod_identity {{\n    cluster_name = {}\n  }}\n",
+                quote(cluster)
+            )),
+        }
         if let Some(description) = &self.description {
             text.push_str(&format!("  role_description = {}\n", quote(description)));
         }
