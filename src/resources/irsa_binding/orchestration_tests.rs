@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::aws::AwsErrorKind;
 use crate::codec::Value;
 use crate::concurrency::Fanout;
 use crate::ownership;
-use crate::retry::Backoff;
 
 use super::create::{Outcome, create};
 use super::delete::delete;
@@ -20,28 +17,14 @@ use super::import::import;
 use super::model::Binding;
 use super::read::read;
 use super::remote::Remote;
-use super::testing::{defaults, grant, manager_config, plan, plan_is_empty};
+use super::testing::{defaults, fake_remote, grant, manager_config, plan, plan_is_empty};
 use super::update::update;
 
 const NAMESPACES: [&str; 4] = ["ci-runner", "ci-jobs", "ci-jobs-2", "ci-jobs-3"];
 const SA_NAME: &str = "ci-runner.gitlab-runner";
 
 fn remote(fake: &Fake, fanout: Fanout) -> Remote<'_> {
-    Remote {
-        iam: fake,
-        sts: fake,
-        kube: fake,
-        eks: fake,
-        eks_auth: &NoEksAuth,
-        fanout,
-        cancel: CancellationToken::new(),
-        propagation: Backoff::new(
-            Duration::from_millis(500),
-            Duration::from_secs(5),
-            Duration::from_secs(120),
-        ),
-        default_tags: defaults().default_tags,
-    }
+    fake_remote(fake, &NoEksAuth, fanout, Duration::from_secs(120))
 }
 
 fn planned_create(config: &Value) -> Value {

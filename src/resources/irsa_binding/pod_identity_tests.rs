@@ -6,13 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::aws::AwsErrorKind;
 use crate::codec::Value;
 use crate::concurrency::Fanout;
 use crate::ownership;
-use crate::retry::Backoff;
 
 use super::create::{Outcome, create};
 use super::delete::delete;
@@ -22,7 +19,9 @@ use super::import::import;
 use super::model::Binding;
 use super::read::read;
 use super::remote::Remote;
-use super::testing::{defaults, empty_config, grant, plan, plan_is_empty, pod_identity};
+use super::testing::{
+    defaults, empty_config, fake_remote, grant, plan, plan_is_empty, pod_identity,
+};
 use super::update::update;
 
 const NAMESPACES: [&str; 2] = ["ci-runner", "ci-jobs"];
@@ -30,21 +29,7 @@ const ROLE: &str = "ci-runner-gitlab-runner";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/ci-runner-gitlab-runner";
 
 fn remote(fake: &Fake, fanout: Fanout) -> Remote<'_> {
-    Remote {
-        iam: fake,
-        sts: fake,
-        kube: fake,
-        eks: fake,
-        eks_auth: &NoEksAuth,
-        fanout,
-        cancel: CancellationToken::new(),
-        propagation: Backoff::new(
-            Duration::from_millis(500),
-            Duration::from_secs(5),
-            Duration::from_secs(120),
-        ),
-        default_tags: defaults().default_tags,
-    }
+    fake_remote(fake, &NoEksAuth, fanout, Duration::from_secs(120))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,12 +2,20 @@
 //! code (framework plan contract plus the binding's `modify_plan`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::codec::{Diagnostics, Value};
 use crate::framework::{PlannedChange, plan_change};
 
+use super::eks_auth::EksAuth;
+use super::fake::Fake;
 use super::plan::ProviderDefaults;
+use super::remote::Remote;
 use super::schema::schema;
+use crate::concurrency::Fanout;
+use crate::retry::Backoff;
 
 /// The OIDC provider of the test cluster.
 pub const OIDC: &str =
@@ -20,6 +28,27 @@ pub fn defaults() -> ProviderDefaults {
         oidc_provider_arn: Some(OIDC.into()),
         default_tags: BTreeMap::from([("env".into(), "test".into())]),
         account_id: Some("123456789012".into()),
+    }
+}
+
+/// The operations of one test over `fake` (IAM, STS, Kubernetes and EKS) and `eks_auth`, with
+/// the provider defaults of [`defaults`]; IAM propagation is waited out for up to `give_up`.
+pub fn fake_remote<'a>(
+    fake: &'a Fake,
+    eks_auth: &'a dyn EksAuth,
+    fanout: Fanout,
+    give_up: Duration,
+) -> Remote<'a> {
+    Remote {
+        iam: fake,
+        sts: fake,
+        kube: fake,
+        eks: fake,
+        eks_auth,
+        fanout,
+        cancel: CancellationToken::new(),
+        propagation: Backoff::new(Duration::from_millis(500), Duration::from_secs(5), give_up),
+        default_tags: defaults().default_tags,
     }
 }
 

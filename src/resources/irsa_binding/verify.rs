@@ -20,7 +20,7 @@ use crate::retry::{RetryError, retry};
 
 use super::error::BindingError;
 use super::model::Binding;
-use super::remote::Remote;
+use super::remote::{IamRole, Remote};
 use super::sts_checks::{self, WiringError};
 use super::verify_pod_identity;
 
@@ -131,6 +131,20 @@ pub async fn verify(remote: &Remote<'_>, binding: &Binding) -> Result<Verified, 
     })
 }
 
+/// The binding's role as IAM holds it now; a missing role is a `verify` error.
+pub(super) async fn current_role(
+    remote: &Remote<'_>,
+    binding: &Binding,
+) -> Result<IamRole, BindingError> {
+    remote
+        .iam
+        .get_role(&binding.role_name)
+        .await?
+        .ok_or_else(|| {
+            BindingError::Verify(format!("IAM role {} does not exist", binding.role_name))
+        })
+}
+
 /// IRSA: mints a token, checks the wiring locally and assumes the role with it.
 async fn verify_irsa(
     remote: &Remote<'_>,
@@ -164,17 +178,9 @@ async fn verify_irsa(
             })?;
         let audience =
             sts_checks::check_provider(&token_checked, &provider).map_err(AttemptError::Wiring)?;
-        let role = remote
-            .iam
-            .get_role(&binding.role_name)
+        let role = current_role(remote, binding)
             .await
-            .map_err(|e| AttemptError::Remote(e.into()))?
-            .ok_or_else(|| {
-                AttemptError::Remote(BindingError::Verify(format!(
-                    "IAM role {} does not exist",
-                    binding.role_name
-                )))
-            })?;
+            .map_err(AttemptError::Remote)?;
         sts_checks::check_trust(
             &binding.role_name,
             &role.trust_policy,

@@ -21,7 +21,7 @@ use super::pod_identity_checks::{
     self, POD_IDENTITY_SERVICE, PodIdentityError, PodIdentitySession,
 };
 use super::remote::Remote;
-use super::verify::{ClusterKeys, TOKEN_SECONDS};
+use super::verify::{ClusterKeys, TOKEN_SECONDS, current_role};
 
 /// One attempt's failure.
 #[derive(Debug)]
@@ -66,17 +66,9 @@ pub async fn verify(
     let timeout = binding.verify.as_ref().and_then(|v| v.timeout_seconds);
     let backoff = remote.verify_backoff(timeout);
     let attempt = || async {
-        let role = remote
-            .iam
-            .get_role(&binding.role_name)
+        let role = current_role(remote, binding)
             .await
-            .map_err(|e| AttemptError::Remote(e.into()))?
-            .ok_or_else(|| {
-                AttemptError::Remote(BindingError::Verify(format!(
-                    "IAM role {} does not exist",
-                    binding.role_name
-                )))
-            })?;
+            .map_err(AttemptError::Remote)?;
         pod_identity_checks::check_trust(&binding.role_name, &role.trust_policy, &session)
             .map_err(AttemptError::Check)?;
         let grant = remote

@@ -6,11 +6,9 @@
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::codec::Value;
 use crate::concurrency::Fanout;
-use crate::retry::Backoff;
 
 use super::create::create;
 use super::eks_auth::NoEksAuth;
@@ -18,7 +16,7 @@ use super::fake::Fake;
 use super::fake_eks_auth::FakeEksAuth;
 use super::model::{Binding, PodIdentity};
 use super::remote::{Iam, Remote, RoleSpec};
-use super::testing::{OIDC, manager_config, plan};
+use super::testing::{OIDC, fake_remote, manager_config, plan};
 use super::verify::verify;
 
 const NAMESPACES: [&str; 4] = ["ci-runner", "ci-jobs", "ci-jobs-2", "ci-jobs-3"];
@@ -29,21 +27,7 @@ const KEY: &str = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
 const SUB: &str = "system:serviceaccount:ci-runner:gitlab-runner";
 
 fn remote<'a>(fake: &'a Fake, eks_auth: &'a FakeEksAuth<'a>) -> Remote<'a> {
-    Remote {
-        iam: fake,
-        sts: fake,
-        kube: fake,
-        eks: fake,
-        eks_auth,
-        fanout: Fanout::Concurrent,
-        cancel: CancellationToken::new(),
-        propagation: Backoff::new(
-            Duration::from_millis(500),
-            Duration::from_secs(5),
-            Duration::from_secs(20),
-        ),
-        default_tags: Default::default(),
-    }
+    fake_remote(fake, eks_auth, Fanout::Concurrent, Duration::from_secs(20))
 }
 
 /// The Pod Identity statement for ServiceAccount `namespace/name` of the test cluster.

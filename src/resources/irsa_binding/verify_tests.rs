@@ -6,11 +6,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use crate::codec::{Diagnostics, Value};
 use crate::concurrency::Fanout;
-use crate::retry::Backoff;
 
 use super::create::create;
 use super::eks_auth::NoEksAuth;
@@ -18,7 +16,7 @@ use super::fake::{Fake, ISSUER};
 use super::model::Binding;
 use super::read::read;
 use super::remote::{OidcProvider, Remote};
-use super::testing::{OIDC, defaults, manager_config, plan};
+use super::testing::{OIDC, fake_remote, manager_config, plan};
 use super::verify::verify;
 
 const NAMESPACES: [&str; 4] = ["ci-runner", "ci-jobs", "ci-jobs-2", "ci-jobs-3"];
@@ -27,21 +25,12 @@ const KEY: &str = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE";
 const SUB: &str = "system:serviceaccount:ci-runner:gitlab-runner";
 
 fn remote(fake: &Fake) -> Remote<'_> {
-    Remote {
-        iam: fake,
-        sts: fake,
-        kube: fake,
-        eks: fake,
-        eks_auth: &NoEksAuth,
-        fanout: Fanout::Concurrent,
-        cancel: CancellationToken::new(),
-        propagation: Backoff::new(
-            Duration::from_millis(500),
-            Duration::from_secs(5),
-            Duration::from_secs(20),
-        ),
-        default_tags: defaults().default_tags,
-    }
+    fake_remote(
+        fake,
+        &NoEksAuth,
+        Fanout::Concurrent,
+        Duration::from_secs(20),
+    )
 }
 
 /// A created binding (without `verify`), as state.
