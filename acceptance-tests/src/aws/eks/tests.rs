@@ -9,13 +9,13 @@ use http_body_util::BodyExt as _;
 use serde_json::json;
 
 use super::*;
+use crate::aws::web_identity::test_issuer::{self, ISSUER};
 use kube_emulator::authn::service_account::Signer;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
 const ROLE: &str = "arn:aws:iam::123456789012:role/ci-runner";
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/other";
-const ISSUER: &str = "https://oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER";
 const NOW: f64 = 1_800_000_000.0;
 const BASE: &str = "/clusters/gitlabrunner-acc/pod-identity-associations";
 
@@ -37,19 +37,7 @@ impl EksSources for Arc<World> {
         path: &'a str,
         accept: &'a str,
     ) -> BoxFuture<'a, Result<Option<Value>, String>> {
-        Box::pin(async move {
-            if issuer != ISSUER {
-                return Ok(None);
-            }
-            Ok(match (path, accept) {
-                ("/.well-known/openid-configuration", _) => Some(json!({
-                    "issuer": ISSUER,
-                    "jwks_uri": "https://172.18.0.2:6443/openid/v1/jwks",
-                })),
-                ("/openid/v1/jwks", "application/jwk-set+json") => Some(self.jwks.clone()),
-                _ => None,
-            })
-        })
+        Box::pin(async move { Ok(test_issuer::fetch(issuer, path, accept, &self.jwks)) })
     }
 
     fn assume_role<'a>(

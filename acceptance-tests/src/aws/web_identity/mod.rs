@@ -25,6 +25,8 @@ pub mod token;
 pub mod trust;
 
 #[cfg(test)]
+pub(crate) mod test_issuer;
+#[cfg(test)]
 mod tests;
 
 use std::sync::{Arc, Mutex};

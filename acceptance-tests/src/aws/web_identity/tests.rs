@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use kube_emulator::authn::service_account::Signer;
 use serde_json::json;
 
+use super::test_issuer::{self, ISSUER};
 use super::*;
 
-const ISSUER: &str = "https://oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER";
 const KEY: &str = "oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER";
 const PROVIDER: &str =
     "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/CLUSTER";
@@ -40,20 +40,7 @@ impl IdentitySources for std::sync::Arc<World> {
         path: &'a str,
         accept: &'a str,
     ) -> BoxFuture<'a, Result<Option<Value>, String>> {
-        Box::pin(async move {
-            if issuer != ISSUER {
-                return Ok(None);
-            }
-            Ok(match (path, accept) {
-                ("/.well-known/openid-configuration", _) => Some(json!({
-                    "issuer": ISSUER,
-                    "jwks_uri": "https://172.18.0.2:6443/openid/v1/jwks",
-                })),
-                // The API server serves the JWKS only as application/jwk-set+json.
-                ("/openid/v1/jwks", "application/jwk-set+json") => Some(self.jwks.clone()),
-                _ => None,
-            })
-        })
+        Box::pin(async move { Ok(test_issuer::fetch(issuer, path, accept, &self.jwks)) })
     }
 }
 
