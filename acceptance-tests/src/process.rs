@@ -378,8 +378,17 @@ mod tests {
         );
     }
 
+    /// Whether `pid` is alive: its `/proc/PID/stat` exists and its state is not zombie (`Z`) or dead
+    /// (`X`). The cmdline is no test: it reads empty for a moment while the shell execs `sleep`
+    /// (proc(5): "/proc/pid/stat", field 3).
     fn process_exists(pid: &str) -> bool {
-        // A zombie has no cmdline; a live process does.
-        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // The command name in field 2 is in parentheses and may hold spaces; the state follows it.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        !matches!(state, None | Some("Z") | Some("X"))
     }
 }
