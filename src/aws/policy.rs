@@ -40,6 +40,27 @@ pub fn parse_policy(text: &str) -> Result<Value, PolicyError> {
     Ok(value)
 }
 
+/// The statements of a policy: its `Statement` list, or the one statement it holds as a single
+/// object (the grammar allows both: IAM JSON policy element reference, "Statement",
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_statement.html>).
+/// `None` when it has no `Statement`.
+pub fn statements(policy: &Value) -> Option<Vec<Value>> {
+    Some(match policy.get("Statement")? {
+        Value::Array(items) => items.clone(),
+        single => vec![single.clone()],
+    })
+}
+
+/// The one string a policy element holds, written as a string or as a one-element list; `None`
+/// for anything else.
+pub fn single_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) if items.len() == 1 => items[0].as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
 /// The canonical form of a policy: keys sorted, single values and one-element lists unified,
 /// and the order of statements and of values in `Action`, `Resource`, `Principal` and
 /// `Condition` lists ignored (IAM evaluates them as sets).
@@ -180,5 +201,28 @@ mod tests {
     fn non_policies_are_refused() {
         assert!(matches!(parse_policy("[1]"), Err(PolicyError::NotAPolicy)));
         assert!(matches!(parse_policy("{"), Err(PolicyError::Json(_))));
+    }
+
+    #[test]
+    fn statements_are_read_as_a_list_or_as_one_object() {
+        let list = serde_json::json!({"Statement": [{"Sid": "a"}, {"Sid": "b"}]});
+        let single = serde_json::json!({"Statement": {"Sid": "a"}});
+        assert_eq!(statements(&list).unwrap().len(), 2);
+        assert_eq!(
+            statements(&single).unwrap(),
+            vec![serde_json::json!({"Sid": "a"})]
+        );
+        assert_eq!(
+            statements(&serde_json::json!({"Version": "2012-10-17"})),
+            None
+        );
+    }
+
+    #[test]
+    fn a_single_string_is_a_string_or_a_one_element_list() {
+        assert_eq!(single_string(&serde_json::json!("x")), Some("x".into()));
+        assert_eq!(single_string(&serde_json::json!(["x"])), Some("x".into()));
+        assert_eq!(single_string(&serde_json::json!(["x", "y"])), None);
+        assert_eq!(single_string(&serde_json::json!(1)), None);
     }
 }

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::aws::Partition;
 use crate::aws::arn::{bucket_arn, objects_arn};
+use crate::aws::policy::{single_string, statements};
 
 /// Object actions the manager's role needs on `BUCKET/PATH/*`.
 pub const OBJECT_ACTIONS: [&str; 4] = [
@@ -107,10 +108,7 @@ pub struct RecoveredPolicy {
 /// (from the KMS statement) of a policy built by [`permissions_policy`] for `bucket`. `None`
 /// when the document does not have that shape.
 pub fn recover(policy: &Value, bucket: &str) -> Option<RecoveredPolicy> {
-    let statements = match policy.get("Statement")? {
-        Value::Array(items) => items.clone(),
-        single => vec![single.clone()],
-    };
+    let statements = statements(policy)?;
     let by_sid = |sid: &str| {
         statements
             .iter()
@@ -124,14 +122,6 @@ pub fn recover(policy: &Value, bucket: &str) -> Option<RecoveredPolicy> {
         None => None,
     };
     Some(RecoveredPolicy { path, kms_key_arn })
-}
-
-fn single_string(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) if items.len() == 1 => items[0].as_str().map(str::to_string),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

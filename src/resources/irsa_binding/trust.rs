@@ -142,13 +142,7 @@ pub fn document_for(mechanisms: Mechanisms<'_>, namespace: &str, service_account
 /// mechanism switch writes first, so that neither mechanism stops working before the new one
 /// is in place. `None` when either does not parse.
 pub fn union(a: &str, b: &str) -> Option<String> {
-    let statements = |text: &str| -> Option<Vec<Value>> {
-        let parsed = policy::parse_policy(text).ok()?;
-        Some(match parsed.get("Statement")? {
-            Value::Array(items) => items.clone(),
-            single => vec![single.clone()],
-        })
-    };
+    let statements = |text: &str| policy::statements(&policy::parse_policy(text).ok()?);
     let mut all = statements(a)?;
     for statement in statements(b)? {
         if !all.contains(&statement) {
@@ -173,11 +167,7 @@ pub fn pod_identity_cluster(document: &str) -> Option<String> {
 
 /// The single `StringEquals` value of `key` in the Pod Identity statement of `document`.
 fn pod_identity_condition(document: &str, key: &str) -> Option<String> {
-    let policy = policy::parse_policy(document).ok()?;
-    let statements = match policy.get("Statement")? {
-        Value::Array(items) => items.clone(),
-        single => vec![single.clone()],
-    };
+    let statements = policy::statements(&policy::parse_policy(document).ok()?)?;
     statements.iter().find_map(|statement| {
         let service = statement.pointer("/Principal/Service")?;
         let is_pods = match service {
@@ -188,11 +178,7 @@ fn pod_identity_condition(document: &str, key: &str) -> Option<String> {
         if !is_pods {
             return None;
         }
-        match statement.pointer("/Condition/StringEquals")?.get(key)? {
-            Value::String(name) => Some(name.clone()),
-            Value::Array(names) if names.len() == 1 => names[0].as_str().map(str::to_string),
-            _ => None,
-        }
+        policy::single_string(statement.pointer("/Condition/StringEquals")?.get(key)?)
     })
 }
 
@@ -221,11 +207,7 @@ pub struct Admits {
 /// Reads the principal and the `sub`/`aud` conditions of a trust policy; `None` when the
 /// document does not have that shape.
 pub fn admits(document: &str) -> Option<Admits> {
-    let policy = policy::parse_policy(document).ok()?;
-    let statements = match policy.get("Statement")? {
-        Value::Array(items) => items.clone(),
-        single => vec![single.clone()],
-    };
+    let statements = policy::statements(&policy::parse_policy(document).ok()?)?;
     // The one statement with a federated principal (a Pod Identity statement may stand beside
     // it); two of them is not a shape this provider writes.
     let federated_statements: Vec<&Value> = statements
@@ -235,18 +217,10 @@ pub fn admits(document: &str) -> Option<Admits> {
     let [statement] = federated_statements.as_slice() else {
         return None;
     };
-    let federated = match statement.pointer("/Principal/Federated")? {
-        Value::String(arn) => arn.clone(),
-        Value::Array(arns) if arns.len() == 1 => arns[0].as_str()?.to_string(),
-        _ => return None,
-    };
+    let federated = policy::single_string(statement.pointer("/Principal/Federated")?)?;
     let issuer = OidcProviderArn::parse(&federated).ok()?.issuer_host_path;
     let equals = statement.pointer("/Condition/StringEquals");
-    let condition = |key: &str| match equals?.get(format!("{issuer}:{key}"))? {
-        Value::String(value) => Some(value.clone()),
-        Value::Array(values) if values.len() == 1 => values[0].as_str().map(str::to_string),
-        _ => None,
-    };
+    let condition = |key: &str| policy::single_string(equals?.get(format!("{issuer}:{key}"))?);
     Some(Admits {
         subject: condition("sub"),
         audience: condition("aud"),
