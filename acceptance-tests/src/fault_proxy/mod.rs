@@ -207,6 +207,18 @@ impl FaultProxy {
         log
     }
 
+    /// Every request so far as `service:Operation STATUS` (`-` for a request that got no answer),
+    /// in arrival order: the call sequence tests compare with what they expect.
+    pub fn outcomes(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| match r.status {
+                Some(status) => format!("{} {status}", r.kind()),
+                None => format!("{} -", r.kind()),
+            })
+            .collect()
+    }
+
     /// The requests `matcher` selects, in arrival order.
     pub fn requests_matching(&self, matcher: &Matcher) -> Vec<RequestRecord> {
         self.requests()

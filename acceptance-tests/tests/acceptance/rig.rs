@@ -108,19 +108,14 @@ async fn proxy_faults_reach_the_sdk_as_aws_error_codes() {
         Some("InternalError"),
         "{failed_policy:?}"
     );
-    let log: Vec<(String, Option<u16>)> = proxy
-        .requests()
-        .into_iter()
-        .map(|r| (r.kind(), r.status))
-        .collect();
     assert_eq!(
-        log,
+        proxy.outcomes(),
         [
-            ("iam:CreateRole".to_string(), Some(403)),
-            ("iam:CreateRole".to_string(), Some(200)),
-            ("sts:GetCallerIdentity".to_string(), Some(400)),
-            ("s3:CreateBucket".to_string(), Some(200)),
-            ("s3:PutBucketPolicy".to_string(), Some(500)),
+            "iam:CreateRole 403",
+            "iam:CreateRole 200",
+            "sts:GetCallerIdentity 400",
+            "s3:CreateBucket 200",
+            "s3:PutBucketPolicy 500",
         ]
     );
 }
@@ -673,10 +668,9 @@ async fn rig_serves_eks_pod_identity_and_eks_auth_to_the_sdk() {
         "{orphaned:?}"
     );
     let log: Vec<String> = proxy
-        .requests()
-        .iter()
-        .filter(|r| r.service.starts_with("eks"))
-        .map(|r| format!("{} {}", r.kind(), r.status.unwrap_or(0)))
+        .outcomes()
+        .into_iter()
+        .filter(|outcome| outcome.starts_with("eks"))
         .collect();
     assert_eq!(
         log,

@@ -1040,22 +1040,17 @@ async fn the_sdk_reads_the_rigs_answers_and_errors_through_the_proxy() {
             .is_some_and(|e| e.is_throttling_exception()),
         "{throttled:?}"
     );
-    let log: Vec<(String, Option<u16>)> = proxy
-        .requests()
-        .into_iter()
-        .map(|r| (r.kind(), r.status))
-        .collect();
     assert_eq!(
-        log,
+        proxy.outcomes(),
         [
-            ("eks:CreatePodIdentityAssociation".to_string(), Some(200)),
-            ("eks:CreatePodIdentityAssociation".to_string(), Some(409)),
-            ("eks:ListPodIdentityAssociations".to_string(), Some(200)),
-            ("eks-auth:AssumeRoleForPodIdentity".to_string(), Some(200)),
-            ("eks:DeletePodIdentityAssociation".to_string(), Some(500)),
-            ("eks:DeletePodIdentityAssociation".to_string(), Some(200)),
-            ("eks:DescribePodIdentityAssociation".to_string(), Some(404)),
-            ("eks-auth:AssumeRoleForPodIdentity".to_string(), Some(429)),
+            "eks:CreatePodIdentityAssociation 200",
+            "eks:CreatePodIdentityAssociation 409",
+            "eks:ListPodIdentityAssociations 200",
+            "eks-auth:AssumeRoleForPodIdentity 200",
+            "eks:DeletePodIdentityAssociation 500",
+            "eks:DeletePodIdentityAssociation 200",
+            "eks:DescribePodIdentityAssociation 404",
+            "eks-auth:AssumeRoleForPodIdentity 429",
         ]
     );
     // The token is never logged.
