@@ -397,28 +397,22 @@ impl Workspace {
 
     /// `terraform apply -auto-approve -json EXTRA...` (e.g. `-parallelism=N`).
     pub async fn apply_with(&self, extra: &[&str]) -> Result<RunOutput, TerraformError> {
-        let mut args = vec![
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-        ];
-        args.extend_from_slice(extra);
-        self.run_ok(&args).await
+        self.run_ok(&auto_approved("apply", extra)).await
     }
 
     /// `terraform apply` expecting it to fail; returns every diagnostic (severity, summary,
     /// detail, address, snippet).
     pub async fn apply_expect_error(&self) -> Result<Vec<Diagnostic>, TerraformError> {
-        self.run_expect_error(&[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-        ])
-        .await
+        self.apply_expect_error_with(&[]).await
+    }
+
+    /// `terraform apply -auto-approve -json EXTRA...` (e.g. `-refresh=false`) expecting it to
+    /// fail; returns every diagnostic.
+    pub async fn apply_expect_error_with(
+        &self,
+        extra: &[&str],
+    ) -> Result<Vec<Diagnostic>, TerraformError> {
+        self.run_expect_error(&auto_approved("apply", extra)).await
     }
 
     /// `terraform show -json`: the current state.
@@ -465,14 +459,17 @@ impl Workspace {
 
     /// `terraform destroy -auto-approve -json`.
     pub async fn destroy(&self) -> Result<RunOutput, TerraformError> {
-        self.run_ok(&[
-            "destroy",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-        ])
-        .await
+        self.run_ok(&auto_approved("destroy", &[])).await
+    }
+
+    /// `terraform destroy -auto-approve -json EXTRA...` expecting it to fail; returns every
+    /// diagnostic.
+    pub async fn destroy_expect_error_with(
+        &self,
+        extra: &[&str],
+    ) -> Result<Vec<Diagnostic>, TerraformError> {
+        self.run_expect_error(&auto_approved("destroy", extra))
+            .await
     }
 
     /// The last command's output.
@@ -533,6 +530,20 @@ impl Drop for Workspace {
             );
         }
     }
+}
+
+/// `COMMAND -auto-approve -input=false -no-color -json EXTRA...`: how the tests run apply and
+/// destroy.
+fn auto_approved<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        command,
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-json",
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 fn parse_json(command: &str, text: &str) -> Result<serde_json::Value, TerraformError> {

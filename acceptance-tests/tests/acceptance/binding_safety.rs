@@ -195,17 +195,7 @@ async fn destroy_leaves_policies_attached_outside_terraform_unless_force_detach_
     ws.apply().await.unwrap();
     let foreign = attach_by_hand(&f, &role_name).await;
 
-    let error = first_error(
-        &ws.run_expect_error(&[
-            "destroy",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-        ])
-        .await
-        .unwrap(),
-    );
+    let error = first_error(&ws.destroy_expect_error_with(&[]).await.unwrap());
     assert!(
         error.contains(&format!("IAM role {role_name} was not deleted"))
             && error.contains(&format!("managed policy {foreign}"))
@@ -275,16 +265,9 @@ async fn destroy_without_refresh_leaves_a_role_recreated_under_the_same_name_alo
     assert_ne!(other_id, old_id);
 
     let error = first_error(
-        &ws.run_expect_error(&[
-            "destroy",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-            "-refresh=false",
-        ])
-        .await
-        .unwrap(),
+        &ws.destroy_expect_error_with(&["-refresh=false"])
+            .await
+            .unwrap(),
     );
     assert!(
         error.contains(&format!(

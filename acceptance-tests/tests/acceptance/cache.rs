@@ -260,16 +260,7 @@ async fn cache_with_its_own_bucket_creates_imports_updates_and_destroys() {
     // force_destroy = false: destroying a bucket that holds objects fails and removes
     // nothing (the policy deleted alongside is put back).
     put_object(&clients, &bucket, "runner/project/1/cache.zip", "cache").await;
-    let diagnostics = ws
-        .run_expect_error(&[
-            "destroy",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-        ])
-        .await
-        .unwrap();
+    let diagnostics = ws.destroy_expect_error_with(&[]).await.unwrap();
     let error = diagnostics
         .iter()
         .find(|d| d.is_error())

@@ -223,14 +223,7 @@ async fn trust_edit(edit: &TrustEdit) -> String {
     )
     .unwrap();
     let diagnostics = ws
-        .run_expect_error(&[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-json",
-            "-refresh=false",
-        ])
+        .apply_expect_error_with(&["-refresh=false"])
         .await
         .unwrap();
     let error = find(

@@ -111,14 +111,7 @@ async fn verify_in_pod_identity_mode_passes_and_fails_for_another_service_accoun
         )
         .unwrap();
         let diagnostics = ws
-            .run_expect_error(&[
-                "apply",
-                "-auto-approve",
-                "-input=false",
-                "-no-color",
-                "-json",
-                "-refresh=false",
-            ])
+            .apply_expect_error_with(&["-refresh=false"])
             .await
             .unwrap();
         let found = errors(&diagnostics);
