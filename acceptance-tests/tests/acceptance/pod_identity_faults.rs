@@ -1,8 +1,9 @@
 //! The fault matrix over the EKS Pod Identity calls of `gitlabrunner_irsa_binding`: every
 //! `eks:*PodIdentityAssociation` call that create, refresh, update (IRSA only -> both), adoption
 //! (IRSA only -> both while another tool's association for the same role exists: Create answers
-//! 409, List and Describe find it) and destroy make, failed with a 500, a 403 and a dropped connection, one call of one instance per case,
-//! through the AWS proxy in front of the rig's EKS.
+//! 409, List and Describe find it), repair (the association pointed at another role outside
+//! Terraform: Update points it back) and destroy make, failed with a 500, a 403 and a dropped
+//! connection, one call of one instance per case, through the AWS proxy in front of the rig's EKS.
 //!
 //! As in `fault_matrix` (which covers the IAM and Kubernetes calls), the calls are not listed by
 //! hand: a reference instance goes through each phase with the proxy recording, and its EKS calls
@@ -42,15 +43,19 @@ enum Phase {
     Update,
     /// IRSA only -> both while an association for the same role exists: adoption.
     Adopt,
+    /// Both, the association pointed at another role outside Terraform: the saved plan's apply
+    /// points it back (`UpdatePodIdentityAssociation`).
+    Repoint,
     Delete,
 }
 
 impl Phase {
-    const ALL: [Phase; 5] = [
+    const ALL: [Phase; 6] = [
         Phase::Create,
         Phase::Refresh,
         Phase::Update,
         Phase::Adopt,
+        Phase::Repoint,
         Phase::Delete,
     ];
 
@@ -60,6 +65,7 @@ impl Phase {
             Phase::Refresh => "refresh",
             Phase::Update => "update",
             Phase::Adopt => "adopt",
+            Phase::Repoint => "repoint",
             Phase::Delete => "delete",
         }
     }
@@ -68,7 +74,7 @@ impl Phase {
     fn before(self) -> Option<Mode> {
         match self {
             Phase::Create => None,
-            Phase::Refresh | Phase::Delete => Some(Mode::Both),
+            Phase::Refresh | Phase::Repoint | Phase::Delete => Some(Mode::Both),
             Phase::Update | Phase::Adopt => Some(Mode::Irsa),
         }
     }
@@ -76,7 +82,9 @@ impl Phase {
     /// The mode the phase's configuration asks for (`None`: destroyed).
     fn after(self) -> Option<Mode> {
         match self {
-            Phase::Create | Phase::Refresh | Phase::Update | Phase::Adopt => Some(Mode::Both),
+            Phase::Create | Phase::Refresh | Phase::Update | Phase::Adopt | Phase::Repoint => {
+                Some(Mode::Both)
+            }
             Phase::Delete => None,
         }
     }
@@ -171,14 +179,32 @@ async fn run(ws: &Workspace, args: &[&str]) {
     ws.run_ok(args).await.unwrap();
 }
 
+/// What [`prepare`] made outside Terraform.
+struct Prepared {
+    /// The associations made for the bindings' roles (adopt), by ServiceAccount.
+    made: BTreeMap<String, String>,
+    /// The role the associations were pointed at (repoint); deleted by [`Prepared::remove`].
+    other_role: Option<String>,
+}
+
+impl Prepared {
+    /// Deletes the other role, once nothing points at it.
+    async fn remove(&self, f: &Fixture) {
+        if let Some(name) = &self.other_role {
+            f.aws
+                .iam
+                .delete_role()
+                .role_name(name)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// Brings `ws` to the state before `phase`, and writes the phase's plan (update, adopt,
-/// delete). Returns the associations made outside Terraform (adopt), by ServiceAccount.
-async fn prepare(
-    ws: &Workspace,
-    f: &Fixture,
-    instances: &[Instance],
-    phase: Phase,
-) -> BTreeMap<String, String> {
+/// repoint, delete).
+async fn prepare(ws: &Workspace, f: &Fixture, instances: &[Instance], phase: Phase) -> Prepared {
     if let Some(mode) = phase.before() {
         ws.write("main.tf", &configuration(f, instances, mode))
             .unwrap();
@@ -201,12 +227,31 @@ async fn prepare(
             made.insert(instance.service_account.clone(), association);
         }
     }
+    let mut other_role = None;
+    if phase == Phase::Repoint {
+        let (name, arn) = crate::pod_identity_support::other_role(f).await;
+        let state = ws.show().await.unwrap();
+        for instance in instances {
+            let id = association_in_state(&state, &instance.address())
+                .expect("the binding has an association before the repoint");
+            crate::pod_identity_support::eks(f)
+                .await
+                .update_pod_identity_association()
+                .cluster_name(CLUSTER)
+                .association_id(&id)
+                .role_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+        }
+        other_role = Some(name);
+    }
     if let Some(mode) = phase.after() {
         ws.write("main.tf", &configuration(f, instances, mode))
             .unwrap();
     }
     match phase {
-        Phase::Update | Phase::Adopt => {
+        Phase::Update | Phase::Adopt | Phase::Repoint => {
             run(
                 ws,
                 &[
@@ -235,7 +280,7 @@ async fn prepare(
         }
         Phase::Create | Phase::Refresh => {}
     }
-    made
+    Prepared { made, other_role }
 }
 
 /// What another tool does first (eksctl's migrate-to-pod-identity): a trust statement for
@@ -271,7 +316,7 @@ async fn faulted_run(ws: &Workspace, phase: Phase) -> gitlabrunner_acceptance::R
     let mut args = vec!["apply", "-input=false", "-no-color", "-json", PARALLELISM];
     match phase {
         Phase::Create | Phase::Refresh => args.push("-auto-approve"),
-        Phase::Update | Phase::Adopt | Phase::Delete => args.push("tfplan"),
+        Phase::Update | Phase::Adopt | Phase::Repoint | Phase::Delete => args.push("tfplan"),
     }
     ws.run(&args).await.unwrap()
 }
@@ -281,7 +326,7 @@ async fn reference_calls(f: &Fixture, phase: Phase) -> Vec<Call> {
     let proxy = f.h.start_proxy().unwrap();
     let ws = f.h.workspace_via(&proxy).unwrap();
     let instance = Instance::new("ref");
-    let made = prepare(&ws, f, std::slice::from_ref(&instance), phase).await;
+    let prepared = prepare(&ws, f, std::slice::from_ref(&instance), phase).await;
     proxy.clear_requests();
     let output = faulted_run(&ws, phase).await;
     assert!(
@@ -308,7 +353,7 @@ async fn reference_calls(f: &Fixture, phase: Phase) -> Vec<Call> {
     .await;
     // The reference adopted the association, so destroy removed it; whether that holds under
     // faults is the phase's own orphan check, not the reference's.
-    for id in made.values() {
+    for id in prepared.made.values() {
         if associations(f, &f.namespace, &instance.service_account)
             .await
             .iter()
@@ -317,6 +362,7 @@ async fn reference_calls(f: &Fixture, phase: Phase) -> Vec<Call> {
             delete_association(f, id).await;
         }
     }
+    prepared.remove(f).await;
     calls
 }
 
@@ -415,7 +461,8 @@ async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
     let instances: Vec<Instance> = cases.iter().map(|(_, _, i)| i.clone()).collect();
     let proxy: AwsProxy = f.h.start_proxy().unwrap();
     let ws = f.h.workspace_via(&proxy).unwrap();
-    let made = prepare(&ws, f, &instances, phase).await;
+    let prepared = prepare(&ws, f, &instances, phase).await;
+    let made = &prepared.made;
     let before = if phase.before().is_some() {
         Some(ws.show().await.unwrap())
     } else {
@@ -528,6 +575,7 @@ async fn run_phase(f: &Fixture, phase: Phase) -> PhaseReport {
             ));
         }
     }
+    prepared.remove(f).await;
     PhaseReport {
         covered: covered.iter().map(|c| c.operation.clone()).collect(),
         cases: cases.len(),
@@ -576,6 +624,7 @@ async fn pod_identity_calls_fail_cleanly_in_every_phase_and_leave_no_orphans() {
     for operation in [
         "CreatePodIdentityAssociation",
         "ListPodIdentityAssociations",
+        "UpdatePodIdentityAssociation",
         "DeletePodIdentityAssociation",
     ] {
         assert!(
