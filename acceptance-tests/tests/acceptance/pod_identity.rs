@@ -334,13 +334,7 @@ async fn association_deleted_or_repointed_outside_terraform_is_planned_and_repai
 
     ws.destroy().await.unwrap();
     assert!(associations(&f, &f.namespace, &sa).await.is_empty());
-    f.aws
-        .iam
-        .delete_role()
-        .role_name(&other_name)
-        .send()
-        .await
-        .unwrap();
+    crate::pod_identity_support::delete_other_role(&f, &other_name).await;
     f.assert_gone(&f.default_role_name(), &[]).await;
 }
 
@@ -485,11 +479,5 @@ async fn association_for_the_same_role_is_adopted_and_one_for_another_role_is_re
     );
 
     delete_association(&f, &foreign.id).await;
-    f.aws
-        .iam
-        .delete_role()
-        .role_name(&other_name)
-        .send()
-        .await
-        .unwrap();
+    crate::pod_identity_support::delete_other_role(&f, &other_name).await;
 }

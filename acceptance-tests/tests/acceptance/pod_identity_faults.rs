@@ -191,13 +191,7 @@ impl Prepared {
     /// Deletes the other role, once nothing points at it.
     async fn remove(&self, f: &Fixture) {
         if let Some(name) = &self.other_role {
-            f.aws
-                .iam
-                .delete_role()
-                .role_name(name)
-                .send()
-                .await
-                .unwrap();
+            crate::pod_identity_support::delete_other_role(f, name).await;
         }
     }
 }

@@ -289,6 +289,17 @@ pub async fn other_role(f: &Fixture) -> (String, String) {
     (name, arn)
 }
 
+/// Deletes a role [`other_role`] made, once nothing points at it.
+pub async fn delete_other_role(f: &Fixture, name: &str) {
+    f.aws
+        .iam
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DeleteRole {name}: {e:?}"));
+}
+
 /// Whether `id` has the form EKS gives association ids.
 pub fn is_association_id(id: &str) -> bool {
     id.strip_prefix("a-").is_some_and(|rest| {
