@@ -385,6 +385,52 @@ async fn import_finds_the_association_and_plans_no_change() {
     };
     let done = futures::future::join_all([Mode::Both, Mode::PodIdentity].map(import)).await;
     say!("pod identity: imported in modes {done:?}");
+
+    // Pod Identity only with another role_name: no annotation names the role and it is not at
+    // its default name, so the id names the cluster and the association names the role.
+    let sa = unique_name("runner");
+    let role_name = format!("pi-{sa}");
+    let configuration = pi_binding(
+        &f,
+        &sa,
+        Mode::PodIdentity,
+        &format!("  role_name            = \"{role_name}\"\n"),
+    );
+    let ws = f.workspace();
+    ws.write("main.tf", &configuration).unwrap();
+    ws.apply().await.unwrap();
+    let association = associations(&f, &f.namespace, &sa).await;
+    assert_eq!(association.len(), 1, "{association:?}");
+    let imported = f.workspace();
+    imported.write("main.tf", &configuration).unwrap();
+    imported
+        .import(
+            ADDRESS,
+            &format!(
+                "{}/{}/{sa}",
+                crate::pod_identity_support::CLUSTER,
+                f.namespace
+            ),
+        )
+        .await
+        .unwrap();
+    let state = imported.show().await.unwrap();
+    assert_eq!(
+        state.resource(ADDRESS).unwrap().str_attr("role_name"),
+        Some(role_name.as_str())
+    );
+    assert_eq!(
+        pod_identity_in_state(&state).unwrap()["association_id"],
+        json!(association[0].id)
+    );
+    let plan = imported.plan().await.unwrap();
+    assert!(plan.is_empty(), "plan after import: {}", plan.summary());
+    imported.destroy().await.unwrap();
+    assert!(associations(&f, &f.namespace, &sa).await.is_empty());
+    f.assert_gone(&role_name, &[]).await;
+    say!(
+        "pod identity: imported a Pod-Identity-only binding with role_name {role_name} by CLUSTER/NAMESPACE/NAME"
+    );
 }
 
 #[tokio::test]

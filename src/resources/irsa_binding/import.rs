@@ -11,8 +11,10 @@
 //! association with `ListPodIdentityAssociations(cluster, namespace, ServiceAccount)` and takes
 //! the one that gives the role. A trust without the OIDC statement is a Pod-Identity-only
 //! binding (`irsa = false`). Without the role-arn annotation (Pod Identity only) the role is
-//! looked for under its default name, so a Pod-Identity-only binding with another `role_name`
-//! cannot be imported.
+//! looked for under its default name; for one with another `role_name`, the id
+//! `CLUSTER/NAMESPACE/NAME` names the cluster, and the role is the one the ServiceAccount's
+//! association there gives (EKS allows one association per ServiceAccount and cluster:
+//! `ResourceInUseException`, EKS API reference, CreatePodIdentityAssociation).
 
 use crate::aws::Arn;
 use crate::codec::{Diagnostic, Diagnostics};
@@ -33,7 +35,7 @@ use super::schema::{DEFAULT_AUDIENCE, DEFAULT_MAX_SESSION_DURATION, DEFAULT_ROLE
 use super::state::{Scope, reconcile};
 use super::trust;
 use super::trust_drift::trust_drift;
-use super::validate::{dns1123_label, dns1123_subdomain};
+use super::validate::{dns1123_label, dns1123_subdomain, eks_cluster_name};
 
 /// Imports the binding `id`.
 pub async fn import(
@@ -41,8 +43,13 @@ pub async fn import(
     defaults: &ProviderDefaults,
     id: &str,
 ) -> Result<(Binding, Diagnostics), Diagnostics> {
-    let (namespace, name) = parse_id(id)?;
-    let fail = |error| Diagnostics::from(diagnostics::read_failed(id, &error));
+    let ImportId {
+        cluster: id_cluster,
+        namespace,
+        name,
+    } = parse_id(id)?;
+    let binding_id = format!("{namespace}/{name}");
+    let fail = |error| Diagnostics::from(diagnostics::read_failed(&binding_id, &error));
     let account = remote
         .kube
         .get_service_account(namespace, name)
@@ -51,28 +58,36 @@ pub async fn import(
         .ok_or_else(|| {
             Diagnostics::from(Diagnostic::error(
                 "Cannot import a binding without its ServiceAccount",
-                format!("ServiceAccount {id} does not exist, so there is no binding to import."),
+                format!(
+                    "ServiceAccount {binding_id} does not exist, so there is no binding to import."
+                ),
             ))
         })?;
     let annotations = account.metadata.annotations.clone().unwrap_or_default();
-    let (role_path, role_name) = annotations
+    let annotated = annotations
         .get(irsa::ROLE_ARN_ANNOTATION)
-        .and_then(|arn| role_path_and_name(arn))
-        .unwrap_or_else(|| {
-            (
-                DEFAULT_ROLE_PATH.to_string(),
-                naming::default_role_name(namespace, name),
-            )
-        });
+        .and_then(|arn| role_path_and_name(arn));
+    let (role_path, role_name) = match (annotated, id_cluster) {
+        (Some(annotated), _) => annotated,
+        (None, Some(cluster)) => role_of_association(remote, cluster, namespace, name)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| no_association(cluster, &binding_id))?,
+        (None, None) => (
+            DEFAULT_ROLE_PATH.to_string(),
+            naming::default_role_name(namespace, name),
+        ),
+    };
     let role = remote
         .iam
         .get_role(&role_name)
         .await
         .map_err(|e| fail(e.into()))?;
     let admitted = role.as_ref().and_then(|r| trust::admits(&r.trust_policy));
-    let cluster = role
-        .as_ref()
-        .and_then(|r| trust::pod_identity_cluster(&r.trust_policy));
+    let cluster = id_cluster.map(str::to_string).or_else(|| {
+        role.as_ref()
+            .and_then(|r| trust::pod_identity_cluster(&r.trust_policy))
+    });
     // Pod Identity only: a Pod Identity statement and no OIDC one.
     let irsa = admitted.is_some() || cluster.is_none();
     let oidc_provider_arn = admitted
@@ -90,6 +105,12 @@ pub async fn import(
             ))
         })?;
     let mut notes = Diagnostics::new();
+    if role.is_none()
+        && id_cluster.is_none()
+        && !annotations.contains_key(irsa::ROLE_ARN_ANNOTATION)
+    {
+        notes.push(role_not_found(&role_name, &binding_id));
+    }
     let bindings = match remote
         .kube
         .list_role_bindings(ownership::MANAGED_BY_LABEL, ownership::MANAGED_BY)
@@ -114,7 +135,12 @@ pub async fn import(
     };
     let mut grant_namespaces: Vec<String> = bindings
         .iter()
-        .filter(|b| objects::owned_by(&b.metadata.annotations.clone().unwrap_or_default(), id))
+        .filter(|b| {
+            objects::owned_by(
+                &b.metadata.annotations.clone().unwrap_or_default(),
+                &binding_id,
+            )
+        })
         .filter_map(|b| b.metadata.namespace.clone())
         .collect();
     grant_namespaces.sort();
@@ -209,24 +235,96 @@ pub async fn import(
     Ok((state, warnings))
 }
 
-/// `NAMESPACE/NAME`, both valid Kubernetes names.
-fn parse_id(id: &str) -> Result<(&str, &str), Diagnostics> {
+/// What an import id names.
+#[derive(Debug, PartialEq, Eq)]
+struct ImportId<'a> {
+    /// The EKS cluster whose Pod Identity association names the role (`CLUSTER/NAMESPACE/NAME`).
+    cluster: Option<&'a str>,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+/// `NAMESPACE/NAME` or `CLUSTER/NAMESPACE/NAME`, each part a valid name of its kind. None of
+/// them can hold a `/`, so the parts are unambiguous.
+fn parse_id(id: &str) -> Result<ImportId<'_>, Diagnostics> {
     let invalid = |why: String| {
         Diagnostics::from(Diagnostic::error(
             "Invalid import id",
             format!(
                 "{id:?} is not an import id for gitlabrunner_irsa_binding: {why}. Use \
-                 NAMESPACE/SERVICE_ACCOUNT_NAME, e.g. gitlab-runner/gitlab-runner."
+                 NAMESPACE/SERVICE_ACCOUNT_NAME, e.g. gitlab-runner/gitlab-runner, or \
+                 CLUSTER/NAMESPACE/SERVICE_ACCOUNT_NAME for a Pod-Identity-only binding whose \
+                 role_name is not the default."
             ),
         ))
     };
-    let (namespace, name) = id
-        .split_once('/')
-        .ok_or_else(|| invalid("it has no '/'".to_string()))?;
+    let parts: Vec<&str> = id.split('/').collect();
+    let (cluster, namespace, name) = match parts.as_slice() {
+        [namespace, name] => (None, *namespace, *name),
+        [cluster, namespace, name] => (Some(*cluster), *namespace, *name),
+        [_] => return Err(invalid("it has no '/'".to_string())),
+        _ => return Err(invalid("it has more than two '/'".to_string())),
+    };
+    if let Some(cluster) = cluster {
+        eks_cluster_name(cluster)
+            .map_err(|why| invalid(format!("the cluster name is invalid: {why}")))?;
+    }
     dns1123_label(namespace).map_err(|why| invalid(format!("the namespace is invalid: {why}")))?;
     dns1123_subdomain(name)
         .map_err(|why| invalid(format!("the ServiceAccount name is invalid: {why}")))?;
-    Ok((namespace, name))
+    Ok(ImportId {
+        cluster,
+        namespace,
+        name,
+    })
+}
+
+/// The path and name of the role the ServiceAccount's Pod Identity association in `cluster`
+/// gives; `None` when it has none.
+async fn role_of_association(
+    remote: &Remote<'_>,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<(String, String)>, super::error::BindingError> {
+    for id in remote
+        .eks
+        .list_associations(cluster, namespace, name)
+        .await?
+    {
+        if let Some(found) = remote.eks.describe_association(cluster, &id).await? {
+            return Ok(role_path_and_name(&found.role_arn));
+        }
+    }
+    Ok(None)
+}
+
+/// The warning for an import that found no role where none names one: a Pod-Identity-only
+/// binding with another `role_name` is imported through its cluster.
+fn role_not_found(role_name: &str, binding_id: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "The binding's IAM role was not found",
+        format!(
+            "ServiceAccount {binding_id} has no eks.amazonaws.com/role-arn annotation and IAM role \
+             {role_name} (the default name) does not exist, so the imported binding has no role \
+             and the next apply creates it. If the binding uses EKS Pod Identity only with \
+             another role_name, remove it from state and import it with \
+             CLUSTER/{binding_id}: its association names the role."
+        ),
+    )
+}
+
+fn no_association(cluster: &str, binding_id: &str) -> Diagnostics {
+    Diagnostics::from(Diagnostic::error(
+        "No Pod Identity association to import",
+        format!(
+            "Cluster {cluster} has no EKS Pod Identity association for ServiceAccount \
+             {binding_id} (ListPodIdentityAssociations found none), so the import id \
+             {cluster}/{binding_id} names no role. Import with {binding_id} when the role has its \
+             default name or the ServiceAccount names it in its eks.amazonaws.com/role-arn \
+             annotation."
+        ),
+    ))
 }
 
 /// The path and name of a role ARN (`arn:P:iam::A:role/PATH/NAME`).
@@ -280,9 +378,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn import_ids_are_namespace_slash_name() {
-        assert_eq!(parse_id("ci/runner").unwrap(), ("ci", "runner"));
-        for bad in ["runner", "CI/runner", "ci/", "/runner", "ci/run/ner"] {
+    fn import_ids_are_namespace_slash_name_with_an_optional_cluster_first() {
+        assert_eq!(
+            parse_id("ci/runner").unwrap(),
+            ImportId {
+                cluster: None,
+                namespace: "ci",
+                name: "runner"
+            }
+        );
+        assert_eq!(
+            parse_id("prod-eu_1/ci/runner").unwrap(),
+            ImportId {
+                cluster: Some("prod-eu_1"),
+                namespace: "ci",
+                name: "runner"
+            }
+        );
+        for bad in [
+            "runner",
+            "CI/runner",
+            "ci/",
+            "/runner",
+            "-prod/ci/runner",
+            "/ci/runner",
+            "prod/ci/run/ner",
+        ] {
             let diags = parse_id(bad).unwrap_err();
             assert_eq!(diags.0[0].summary, "Invalid import id", "{bad}");
         }

@@ -466,6 +466,83 @@ async fn import_finds_the_cluster_in_the_trust_and_the_association_by_listing() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn import_with_the_cluster_in_the_id_finds_a_role_with_another_name_by_its_association() {
+    let fake = Fake::with_namespaces(&NAMESPACES);
+    let mut config = config(Mode::PodIdentity);
+    config.set_attr("role_name", "runner-manager".into());
+    let state = created(&fake, &config).await;
+    let remote = remote(&fake, Fanout::Concurrent);
+
+    // No annotation names the role, and it is not at its default name: the id must name the
+    // cluster.
+    let (without_cluster, warnings) = import(&remote, &defaults(), "ci-runner/gitlab-runner")
+        .await
+        .unwrap();
+    assert_eq!(without_cluster.role_unique_id, None);
+    assert!(
+        warnings
+            .0
+            .iter()
+            .any(|d| d.summary == "The binding's IAM role was not found"
+                && d.detail.contains("CLUSTER/ci-runner/gitlab-runner")),
+        "{warnings:?}"
+    );
+
+    let (imported, warnings) = import(
+        &remote,
+        &defaults(),
+        &format!("{CLUSTER}/ci-runner/gitlab-runner"),
+    )
+    .await
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(imported.role_name, "runner-manager");
+    assert!(!imported.irsa);
+    assert_eq!(
+        imported
+            .pod_identity
+            .as_ref()
+            .unwrap()
+            .association_id
+            .as_deref(),
+        association_id(&state).as_str()
+    );
+    let (refreshed, _) = refresh(&fake, &imported.to_value()).await;
+    plan_is_empty(&refreshed, &config).unwrap();
+
+    // An unknown cluster is EKS's error; a cluster without an association for the
+    // ServiceAccount names no role.
+    let unknown = import(
+        &remote,
+        &defaults(),
+        "other-cluster/ci-runner/gitlab-runner",
+    )
+    .await
+    .expect_err("an import through an unknown cluster fails");
+    assert!(
+        unknown
+            .0
+            .iter()
+            .any(|d| d.detail.contains("ListPodIdentityAssociations")),
+        "{unknown:?}"
+    );
+    fake.edit(|w| w.associations().clear());
+    let none = import(
+        &remote,
+        &defaults(),
+        &format!("{CLUSTER}/ci-runner/gitlab-runner"),
+    )
+    .await
+    .expect_err("an import through a cluster without the association fails");
+    assert_eq!(none.0.len(), 1, "{none:?}");
+    assert_eq!(none.0[0].summary, "No Pod Identity association to import");
+    assert!(
+        none.0[0].detail.contains(&format!("Cluster {CLUSTER} has no EKS Pod Identity association for ServiceAccount ci-runner/gitlab-runner")),
+        "{none:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_existing_association_for_the_same_role_is_adopted_without_a_409_loop() {
     let fake = Fake::with_namespaces(&NAMESPACES);
     let existing =
