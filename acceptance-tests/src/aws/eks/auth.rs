@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 
 use super::rest::{ApiError, json_response};
 use super::{AssumeRoleCall, Cluster, EksRig, POD_IDENTITY_SERVICE};
+use crate::aws::web_identity::issuer_jwks;
 use crate::aws::web_identity::token::Jws;
 use crate::aws::web_identity::trust;
 
@@ -216,26 +217,7 @@ async fn verify_signature(rig: &EksRig, jws: &Jws) -> Result<(), ApiError> {
     let unverifiable = || invalid_token(messages::INVALID_TOKEN);
     let unavailable = |e: String| ApiError::new(500, "InternalServerException", e);
     let issuer = jws.claim("iss").ok_or_else(unverifiable)?;
-    let discovery = rig
-        .sources
-        .fetch(
-            issuer,
-            "/.well-known/openid-configuration",
-            "application/json",
-        )
-        .await
-        .map_err(unavailable)?
-        .filter(|d| d.get("issuer").and_then(Value::as_str) == Some(issuer))
-        .ok_or_else(unverifiable)?;
-    let jwks_path = discovery
-        .get("jwks_uri")
-        .and_then(Value::as_str)
-        .and_then(|uri| uri.strip_prefix("https://"))
-        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
-        .ok_or_else(unverifiable)?;
-    let jwks = rig
-        .sources
-        .fetch(issuer, &jwks_path, "application/jwk-set+json")
+    let jwks = issuer_jwks(rig.sources.as_ref(), issuer)
         .await
         .map_err(unavailable)?
         .ok_or_else(unverifiable)?;

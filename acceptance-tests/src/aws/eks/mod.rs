@@ -26,8 +26,8 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::Response;
 use http_body_util::Full;
-use serde_json::Value;
 
+use crate::aws::web_identity::RoleAndIssuerSources;
 use crate::fault_proxy::RequestKind;
 
 /// The name under which the rig registers the run's cluster.
@@ -99,22 +99,9 @@ pub struct AssumeRoleCall {
     pub tags: Vec<(String, String)>,
 }
 
-/// Where the rig reads the world from: IAM roles and STS of the emulator, and the issuer of
-/// the cluster's tokens.
-pub trait EksSources: Send + Sync {
-    /// The role's trust policy (decoded JSON); `None` when the role does not exist.
-    fn trust_policy<'a>(
-        &'a self,
-        role_arn: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, String>>;
-    /// `GET ISSUER + path` with `Accept: accept`, as JSON; `None` when the issuer is not the
-    /// cluster's or the document does not exist.
-    fn fetch<'a>(
-        &'a self,
-        issuer: &'a str,
-        path: &'a str,
-        accept: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, String>>;
+/// Where the rig reads the world from: beside IAM roles and the issuer of the cluster's
+/// tokens (what the rig's STS reads too), the emulator's STS.
+pub trait EksSources: RoleAndIssuerSources {
     /// STS `AssumeRole` at the emulator; `Err((code, message))` as STS answered.
     fn assume_role<'a>(
         &'a self,

@@ -1,31 +1,14 @@
-//! The rig's EKS reads the same world as the rig's STS ([`RigSources`]): roles from the
-//! emulator's IAM, keys from the run's Kubernetes API; and gets credentials from the
-//! emulator's STS `AssumeRole`
+//! The rig's EKS reads the same world as the rig's STS ([`RigSources`] as
+//! [`crate::aws::web_identity::RoleAndIssuerSources`]): roles from the emulator's IAM, keys from
+//! the run's Kubernetes API; and gets credentials from the emulator's STS `AssumeRole`
 //! (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>).
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 
 use super::{AssumeRoleCall, EksSources, StsCredentials};
 use crate::aws::web_identity::RigSources;
 
 impl EksSources for RigSources {
-    fn trust_policy<'a>(
-        &'a self,
-        role_arn: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, String>> {
-        crate::aws::web_identity::IdentitySources::trust_policy(self, role_arn)
-    }
-
-    fn fetch<'a>(
-        &'a self,
-        issuer: &'a str,
-        path: &'a str,
-        accept: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Value>, String>> {
-        crate::aws::web_identity::IdentitySources::fetch(self, issuer, path, accept)
-    }
-
     fn assume_role<'a>(
         &'a self,
         call: &'a AssumeRoleCall,

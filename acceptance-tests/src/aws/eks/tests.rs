@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::BodyExt as _;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::aws::web_identity::test_issuer::{self, ISSUER};
@@ -26,7 +26,7 @@ struct World {
     assumed: Mutex<Vec<AssumeRoleCall>>,
 }
 
-impl EksSources for Arc<World> {
+impl RoleAndIssuerSources for Arc<World> {
     fn trust_policy<'a>(&'a self, arn: &'a str) -> BoxFuture<'a, Result<Option<Value>, String>> {
         Box::pin(async move { Ok(self.roles.lock().unwrap().get(arn).cloned()) })
     }
@@ -39,7 +39,9 @@ impl EksSources for Arc<World> {
     ) -> BoxFuture<'a, Result<Option<Value>, String>> {
         Box::pin(async move { Ok(test_issuer::fetch(issuer, path, accept, &self.jwks)) })
     }
+}
 
+impl EksSources for Arc<World> {
     fn assume_role<'a>(
         &'a self,
         call: &'a AssumeRoleCall,
@@ -879,7 +881,7 @@ async fn no_association_or_cluster_is_resource_not_found_and_garbage_an_invalid_
 #[tokio::test]
 async fn sts_refusals_are_passed_on_as_eks_auth_errors() {
     struct Refusing(Arc<World>);
-    impl EksSources for Refusing {
+    impl RoleAndIssuerSources for Refusing {
         fn trust_policy<'a>(&'a self, a: &'a str) -> BoxFuture<'a, Result<Option<Value>, String>> {
             self.0.trust_policy(a)
         }
@@ -891,6 +893,8 @@ async fn sts_refusals_are_passed_on_as_eks_auth_errors() {
         ) -> BoxFuture<'a, Result<Option<Value>, String>> {
             self.0.fetch(i, p, a)
         }
+    }
+    impl EksSources for Refusing {
         fn assume_role<'a>(
             &'a self,
             _: &'a AssumeRoleCall,

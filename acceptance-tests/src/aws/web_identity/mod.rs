@@ -47,26 +47,63 @@ pub struct ProviderRecord {
     pub client_ids: Vec<String>,
 }
 
-/// Where the gate reads the world from.
-pub trait IdentitySources: Send + Sync {
-    /// The OIDC providers of the account and partition of `role_arn`.
-    fn oidc_providers<'a>(
-        &'a self,
-        role_arn: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<ProviderRecord>, String>>;
+/// What the rig's STS and its EKS Auth both read: roles' trust policies from the emulator's
+/// IAM, and the documents of the cluster's issuer.
+pub trait RoleAndIssuerSources: Send + Sync {
     /// The role's trust policy (decoded JSON); `None` when the role does not exist.
     fn trust_policy<'a>(
         &'a self,
         role_arn: &'a str,
     ) -> BoxFuture<'a, Result<Option<Value>, String>>;
     /// `GET ISSUER + path` with `Accept: accept`, as JSON; `None` when the issuer cannot be
-    /// reached or the document does not exist.
+    /// reached (it is not the cluster's) or the document does not exist.
     fn fetch<'a>(
         &'a self,
         issuer: &'a str,
         path: &'a str,
         accept: &'a str,
     ) -> BoxFuture<'a, Result<Option<Value>, String>>;
+}
+
+/// Where the gate reads the world from: beside roles and the issuer, the account's OIDC
+/// providers.
+pub trait IdentitySources: RoleAndIssuerSources {
+    /// The OIDC providers of the account and partition of `role_arn`.
+    fn oidc_providers<'a>(
+        &'a self,
+        role_arn: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ProviderRecord>, String>>;
+}
+
+/// The JWKS of `issuer`, found the way AWS finds it: `ISSUER/.well-known/openid-configuration`
+/// (whose `issuer` must be `issuer`), then the path of its `jwks_uri`, fetched as
+/// `application/jwk-set+json`. `None` when any of that is missing; `Err` when a fetch failed.
+pub async fn issuer_jwks<S: RoleAndIssuerSources + ?Sized>(
+    sources: &S,
+    issuer: &str,
+) -> Result<Option<Value>, String> {
+    let Some(discovery) = sources
+        .fetch(
+            issuer,
+            "/.well-known/openid-configuration",
+            "application/json",
+        )
+        .await?
+        .filter(|d| d.get("issuer").and_then(Value::as_str) == Some(issuer))
+    else {
+        return Ok(None);
+    };
+    let Some(jwks_path) = discovery
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .and_then(|uri| uri.strip_prefix("https://"))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+    else {
+        return Ok(None);
+    };
+    sources
+        .fetch(issuer, &jwks_path, "application/jwk-set+json")
+        .await
 }
 
 /// An STS error answer.
@@ -203,26 +240,7 @@ impl WebIdentityGate {
                     "No OpenIDConnect provider found in your account for {issuer}"
                 ))
             })?;
-        let discovery = self
-            .sources
-            .fetch(
-                &issuer,
-                "/.well-known/openid-configuration",
-                "application/json",
-            )
-            .await
-            .map_err(unavailable)?
-            .filter(|d| d.get("issuer").and_then(Value::as_str) == Some(issuer.as_str()))
-            .ok_or_else(|| invalid(messages::NO_VERIFICATION_KEY))?;
-        let jwks_path = discovery
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .and_then(|uri| uri.strip_prefix("https://"))
-            .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
-            .ok_or_else(|| invalid(messages::NO_VERIFICATION_KEY))?;
-        let jwks = self
-            .sources
-            .fetch(&issuer, &jwks_path, "application/jwk-set+json")
+        let jwks = issuer_jwks(self.sources.as_ref(), &issuer)
             .await
             .map_err(unavailable)?
             .ok_or_else(|| invalid(messages::NO_VERIFICATION_KEY))?;

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::{IdentitySources, ProviderRecord, host_path};
+use super::{IdentitySources, ProviderRecord, RoleAndIssuerSources, host_path};
 use crate::aws::AwsClients;
 
 /// IAM of the emulator at `endpoint`, and the Kubernetes API of `kube`.
@@ -92,42 +92,7 @@ impl RigSources {
     }
 }
 
-impl IdentitySources for RigSources {
-    fn oidc_providers<'a>(
-        &'a self,
-        role_arn: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<ProviderRecord>, String>> {
-        Box::pin(async move {
-            let iam = self.iam(role_arn).await;
-            let listed = iam
-                .list_open_id_connect_providers()
-                .send()
-                .await
-                .map_err(|e| format!("ListOpenIDConnectProviders: {e:?}"))?;
-            let mut providers = Vec::new();
-            for arn in listed
-                .open_id_connect_provider_list()
-                .iter()
-                .filter_map(|p| p.arn())
-            {
-                let Ok(provider) = iam
-                    .get_open_id_connect_provider()
-                    .open_id_connect_provider_arn(arn)
-                    .send()
-                    .await
-                else {
-                    continue; // deleted meanwhile
-                };
-                providers.push(ProviderRecord {
-                    arn: arn.to_string(),
-                    url: provider.url().unwrap_or_default().to_string(),
-                    client_ids: provider.client_id_list().to_vec(),
-                });
-            }
-            Ok(providers)
-        })
-    }
-
+impl RoleAndIssuerSources for RigSources {
     fn trust_policy<'a>(
         &'a self,
         role_arn: &'a str,
@@ -175,6 +140,43 @@ impl IdentitySources for RigSources {
                 // Another issuer: as unreachable for the rig as an unknown host for STS.
                 _ => Ok(None),
             }
+        })
+    }
+}
+
+impl IdentitySources for RigSources {
+    fn oidc_providers<'a>(
+        &'a self,
+        role_arn: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ProviderRecord>, String>> {
+        Box::pin(async move {
+            let iam = self.iam(role_arn).await;
+            let listed = iam
+                .list_open_id_connect_providers()
+                .send()
+                .await
+                .map_err(|e| format!("ListOpenIDConnectProviders: {e:?}"))?;
+            let mut providers = Vec::new();
+            for arn in listed
+                .open_id_connect_provider_list()
+                .iter()
+                .filter_map(|p| p.arn())
+            {
+                let Ok(provider) = iam
+                    .get_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .send()
+                    .await
+                else {
+                    continue; // deleted meanwhile
+                };
+                providers.push(ProviderRecord {
+                    arn: arn.to_string(),
+                    url: provider.url().unwrap_or_default().to_string(),
+                    client_ids: provider.client_id_list().to_vec(),
+                });
+            }
+            Ok(providers)
         })
     }
 }

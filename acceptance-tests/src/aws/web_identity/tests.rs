@@ -29,7 +29,9 @@ impl IdentitySources for std::sync::Arc<World> {
     ) -> BoxFuture<'a, Result<Vec<ProviderRecord>, String>> {
         Box::pin(async move { Ok(self.providers.lock().unwrap().clone()) })
     }
+}
 
+impl RoleAndIssuerSources for std::sync::Arc<World> {
     fn trust_policy<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Value>, String>> {
         Box::pin(async move { Ok(self.trust.lock().unwrap().clone()) })
     }
