@@ -6,6 +6,7 @@ use crate::framework::Resource;
 
 pub mod cache;
 pub mod irsa_binding;
+mod upgrade;
 
 /// Every managed resource type this provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {

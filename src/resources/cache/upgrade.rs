@@ -7,7 +7,8 @@
 
 use serde_json::Value as Json;
 
-use crate::codec::{Diagnostic, Diagnostics};
+use crate::codec::Diagnostics;
+use crate::resources::upgrade::attributes_of;
 
 use super::bucket::owner_value;
 use super::schema::{SCHEMA_VERSION, attr};
@@ -15,16 +16,7 @@ use super::schema::{SCHEMA_VERSION, attr};
 /// Upgrades the JSON `state` written at schema `version`.
 pub fn upgrade(version: i64, mut state: Json) -> Result<Json, Diagnostics> {
     if version < 1 {
-        let Some(attributes) = state.as_object_mut() else {
-            return Err(Diagnostic::error(
-                "Unreadable gitlabrunner_cache state",
-                format!(
-                    "The state at schema version {version} is not an object of attributes, so it \
-                     cannot be upgraded to version {SCHEMA_VERSION}."
-                ),
-            )
-            .into());
-        };
+        let attributes = attributes_of(&mut state, "gitlabrunner_cache", version, SCHEMA_VERSION)?;
         let recorded = attributes
             .get(attr::BUCKET_OWNER_TAG)
             .is_some_and(Json::is_string);

@@ -6,23 +6,20 @@
 
 use serde_json::Value as Json;
 
-use crate::codec::{Diagnostic, Diagnostics};
+use crate::codec::Diagnostics;
+use crate::resources::upgrade::attributes_of;
 
 use super::schema::SCHEMA_VERSION;
 
 /// Upgrades the JSON `state` written at schema `version`.
 pub fn upgrade(version: i64, mut state: Json) -> Result<Json, Diagnostics> {
     if version < 1 {
-        let Some(attributes) = state.as_object_mut() else {
-            return Err(Diagnostic::error(
-                "Unreadable gitlabrunner_irsa_binding state",
-                format!(
-                    "The state at schema version {version} is not an object of attributes, so it \
-                     cannot be upgraded to version {SCHEMA_VERSION}."
-                ),
-            )
-            .into());
-        };
+        let attributes = attributes_of(
+            &mut state,
+            "gitlabrunner_irsa_binding",
+            version,
+            SCHEMA_VERSION,
+        )?;
         if !attributes.get("irsa").is_some_and(Json::is_boolean) {
             attributes.insert("irsa".to_string(), Json::Bool(true));
         }
